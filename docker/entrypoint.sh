@@ -1,0 +1,35 @@
+#!/bin/sh
+# Container entrypoint: one image, a role per container.
+#
+#   api          wenshu serve  (gunicorn, binds 0.0.0.0 so the published port reaches it)
+#   worker       wenshu worker (N RQ worker processes, each supervising one LibreOffice)
+#   healthcheck  [api|worker]  exit 0 when this container's role is healthy (HEALTHCHECK, compose)
+#   anything else is run as given, e.g. `wenshu render …` or `sh`.
+#
+# The role is remembered in $TMPDIR/wenshu.role because a HEALTHCHECK process does not see the
+# container's command line; `healthcheck ROLE` overrides it (compose passes the role explicitly).
+set -eu
+
+role_file="${TMPDIR:-/tmp}/wenshu.role"
+here="$(dirname "$0")"
+
+case "${1:-api}" in
+  api)
+    [ "$#" -gt 0 ] && shift
+    echo api > "$role_file"
+    exec wenshu serve --host 0.0.0.0 --port "${WENSHU_PORT:-8080}" "$@"
+    ;;
+  worker)
+    shift
+    echo worker > "$role_file"
+    exec wenshu worker --processes "${WENSHU_WORKERS:-2}" "$@"
+    ;;
+  healthcheck)
+    shift
+    role="${1:-$(cat "$role_file" 2>/dev/null || echo api)}"
+    exec python3 "$here/healthcheck.py" "$role"
+    ;;
+  *)
+    exec "$@"
+    ;;
+esac

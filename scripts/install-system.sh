@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs the Debian packages wenshu needs, idempotently.
+# LibreOffice comes from bookworm-backports (25.2): Debian 12's own 7.4 converts ~2x slower.
+set -euo pipefail
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+need=()
+command -v soffice >/dev/null 2>&1 || need+=(lo)
+/usr/bin/python3 -c 'import uno' >/dev/null 2>&1 || need+=(lo)
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
+fc-list 2>/dev/null | grep -q 'Noto Serif CJK' || need+=(fonts)
+fc-list 2>/dev/null | grep -q 'Noto Sans CJK' || need+=(fonts)
+if command -v soffice >/dev/null 2>&1; then
+  ver=$(dpkg-query -W -f='${Version}' libreoffice-core-nogui 2>/dev/null || dpkg-query -W -f='${Version}' libreoffice-core 2>/dev/null || echo 0)
+  case "$ver" in 4:25.*|4:2[6-9].*) ;; *) need+=(lo) ;; esac
+fi
+
+if [ ${#need[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "install-system: installing ${need[*]}" >&2
+if . /etc/os-release && [ "${VERSION_CODENAME:-}" = "bookworm" ]; then
+  if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    echo "deb http://deb.debian.org/debian bookworm-backports main" | $SUDO tee /etc/apt/sources.list.d/wenshu-backports.list >/dev/null
+  fi
+  BP=(-t bookworm-backports)
+else
+  BP=()
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${BP[@]}" libreoffice-writer-nogui python3-uno
+$SUDO apt-get install -y -qq --no-install-recommends fonts-noto-cjk fonts-noto-cjk-extra redis-server poppler-utils fontconfig

@@ -1,0 +1,156 @@
+"""The template registry: bundled templates from ``templates/`` plus uploads, all in Redis.
+
+A version is the first 12 hex digits of the SHA-256 of the .docx bytes: immutable and
+content-addressed, so re-uploading the same bytes changes nothing and a job always renders the
+exact bytes it was validated against. Workers read the blobs from Redis, so an upload on one
+host renders on a worker host that never saw the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+
+from worker.errors import Conflict, NotFound, Unprocessable
+from worker.pipeline import FORMATS
+from worker.store import TemplateStore, now_iso
+
+from .docx_safety import check_docx
+from .lint import lint_docx
+from .rules import validate_rules
+
+log = logging.getLogger("wenshu.registry")
+
+NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+
+
+def version_of(docx: bytes) -> str:
+    """Content address of a template: first 12 hex digits of its SHA-256."""
+    return hashlib.sha256(docx).hexdigest()[:12]
+
+
+@dataclass
+class TemplateVersion:
+    """One resolved template version and its contract."""
+
+    name: str
+    version: str
+    schema: dict | None
+    rules: list
+    meta: dict
+
+
+class Registry:
+    """Registers, resolves and lists templates."""
+
+    def __init__(self, store: TemplateStore, bundled_dir: Path) -> None:
+        self.store = store
+        self.bundled_dir = bundled_dir
+        self.bundled_names = {p.parent.name for p in bundled_dir.glob("*/template.docx")}
+        self._seeded = False
+
+    def ensure_bundled(self) -> None:
+        """Load every bundled template into Redis once per process (cheap when already there)."""
+        if self._seeded:
+            return
+        for folder in sorted(self.bundled_dir.glob("*/template.docx")):
+            self._register_folder(folder.parent)
+        self._seeded = True
+
+    def _register_folder(self, folder: Path) -> None:
+        def load(name: str, default: Any = None) -> Any:
+            path = folder / name
+            return json.loads(path.read_text(encoding="utf-8")) if path.exists() else default
+
+        meta = load("meta.json", {})
+        self.register(folder.name, (folder / "template.docx").read_bytes(), schema=load("schema.json"),
+                      rules=load("rules.json", []), sample=load("sample.json"),
+                      title=meta.get("title"), formats=meta.get("formats"), bundled=True)
+
+    def register(self, name: str, docx: bytes, *, schema: Any = None, rules: Any = None, sample: Any = None,
+                 title: str | None = None, formats: list[str] | None = None,
+                 bundled: bool = False) -> tuple[str, bool]:
+        """Check and store one version; return (version, created).
+
+        Raises:
+            Unprocessable: bad name, unsafe or broken .docx, invalid schema/rules, a sample that
+            breaks its own contract.
+        """
+        if not NAME_PATTERN.match(name):
+            raise Unprocessable(f"template name {name!r} must match {NAME_PATTERN.pattern}",
+                                errors=[{"path": "name", "message": "invalid template name"}])
+        check_docx(docx)
+        lint = lint_docx(docx)
+        if not lint["ok"]:
+            raise Unprocessable("the template has tag errors; fix them in Word and upload again",
+                                errors=lint["problems"])
+        check_contract(schema, rules or [])
+        if sample is not None:
+            from .validation import validate_data
+            validate_data(sample, schema, rules or [], pointer_prefix="/sample")
+        version = version_of(docx)
+        meta = {"name": name, "title": title or name, "formats": formats or list(FORMATS),
+                "variables": lint["variables"], "bundled": bundled, "created_at": now_iso()}
+        created = self.store.put_version(name, version, docx, schema, rules or [], sample, meta)
+        return version, created
+
+    def resolve(self, name: str, version: str | None = None) -> TemplateVersion:
+        """The requested (or latest) version of a template.
+
+        Raises:
+            NotFound: no such template or version.
+        """
+        self.ensure_bundled()
+        latest = self.store.latest(name)
+        if latest is None:
+            raise NotFound(f"no template named {name!r}; GET /v1/templates lists them",
+                           errors=[{"path": "/template", "message": "unknown template"}])
+        version = version or latest["version"]
+        meta_raw = self.store.json_field(name, version, "meta")
+        if meta_raw is None:
+            raise NotFound(f"template {name!r} has no version {version!r}",
+                           errors=[{"path": "/template_version", "message": "unknown version"}])
+        return TemplateVersion(name, version, self.store.json_field(name, version, "schema"),
+                               self.store.json_field(name, version, "rules") or [], meta_raw)
+
+    def list(self) -> list[dict[str, Any]]:
+        self.ensure_bundled()
+        return [{"name": name, "version": meta["version"], "title": meta.get("title", name),
+                 "formats": meta.get("formats", list(FORMATS))}
+                for name, meta in sorted(self.store.all_latest().items())]
+
+    def describe(self, name: str) -> dict[str, Any]:
+        tv = self.resolve(name)
+        return {"name": name, "version": tv.version, "title": tv.meta.get("title", name),
+                "formats": tv.meta.get("formats", list(FORMATS)), "versions": self.store.versions(name),
+                "variables": tv.meta.get("variables", []), "schema": tv.schema, "rules": tv.rules,
+                "bundled": tv.meta.get("bundled", False)}
+
+    def delete(self, name: str) -> None:
+        self.ensure_bundled()
+        if name in self.bundled_names:
+            raise Conflict(f"{name!r} is bundled with the service and cannot be deleted")
+        if not self.store.delete(name):
+            raise NotFound(f"no template named {name!r}")
+
+
+def check_contract(schema: Any, rules: Any) -> None:
+    """Refuse a schema that is not JSON Schema 2020-12, or malformed rules."""
+    if schema is not None:
+        if not isinstance(schema, dict):
+            raise Unprocessable("schema must be a JSON object", errors=[{"path": "schema", "message": "not an object"}])
+        try:
+            Draft202012Validator.check_schema(schema)
+        except SchemaError as exc:
+            path = "/".join(str(p) for p in exc.absolute_path)
+            raise Unprocessable(f"schema is not valid JSON Schema 2020-12: {exc.message}",
+                                errors=[{"path": f"schema/{path}", "message": exc.message}]) from exc
+    validate_rules(rules)

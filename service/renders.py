@@ -1,0 +1,189 @@
+"""``/v1/renders``: accept a render, report on it, hand out its files."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import time
+import uuid
+from typing import Any
+
+from flask import Blueprint, Response, request, send_file
+from rq import Retry
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
+from rq.job import Job
+
+from worker.errors import BadRequest, Gone, NotFound, QueueFull, UnsupportedMediaType
+from worker.jobs import MIME_TYPES
+from worker.store import now_iso
+from worker.webhooks import check_callback_url
+
+from .problems import problem_response
+from .registry import version_of
+from .docx_safety import check_docx
+from .state import state
+from .validation import parse_json, validate_data, validate_request
+
+bp = Blueprint("renders", __name__)
+
+FINAL = ("finished", "failed", "cancelled")
+POLL_SECONDS = 0.01
+"""Seconds between job-document reads while a request waits (?wait=)."""
+UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
+JOB_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def _basename(requested: str | None, template: str) -> str:
+    name = UNSAFE_NAME.sub("_", requested or template).strip(" ._") or "document"
+    for fmt in MIME_TYPES:  # "报告.pdf" means the base "报告"
+        if name.lower().endswith("." + fmt):
+            name = name[: -len(fmt) - 1]
+    return name[:120]
+
+
+def _read_request() -> tuple[dict[str, Any], bytes | None]:
+    """The render request and, for multipart, the ad-hoc template bytes."""
+    s = state().settings
+    if request.mimetype == "application/json":
+        return validate_request(parse_json(request.get_data(), "the request body", s.json_max_depth)), None
+    if request.mimetype == "multipart/form-data":
+        upload = request.files.get("template")
+        if upload is None:
+            raise BadRequest("multipart renders need a 'template' file part (.docx)",
+                             errors=[{"path": "template", "message": "missing part"}])
+        if "data" not in request.form and "data" not in request.files:
+            raise BadRequest("multipart renders need a 'data' part (JSON)",
+                             errors=[{"path": "data", "message": "missing part"}])
+        data_raw = request.files["data"].read() if "data" in request.files else request.form["data"].encode()
+        body: dict[str, Any] = {}
+        if "options" in request.form or "options" in request.files:
+            raw = request.files["options"].read() if "options" in request.files else request.form["options"].encode()
+            body = parse_json(raw, "the 'options' part", s.json_max_depth)
+            if not isinstance(body, dict):
+                raise BadRequest("the 'options' part must be a JSON object")
+        body["data"] = parse_json(data_raw, "the 'data' part", s.json_max_depth)
+        return validate_request(body), upload.read()
+    raise UnsupportedMediaType("POST /v1/renders takes application/json or multipart/form-data",
+                               errors=[{"path": "Content-Type", "message": f"got {request.mimetype or 'none'}"}])
+
+
+@bp.post("/v1/renders")
+def create_render():
+    st = state()
+    body, adhoc = _read_request()
+    warnings: list[dict] = []
+    if adhoc is not None:
+        check_docx(adhoc)
+        version = version_of(adhoc)
+        st.templates.put_adhoc(version, adhoc, st.settings.result_ttl)
+        ref = {"name": body.get("template") or "ad-hoc", "version": version, "adhoc": True}
+    else:
+        if "template" not in body:
+            raise BadRequest("'template' is required (a template name; or POST multipart with a .docx)",
+                             errors=[{"path": "/template", "message": "required"}])
+        tv = st.registry.resolve(body["template"], body.get("template_version"))
+        warnings = validate_data(body["data"], tv.schema, tv.rules, mode=body["validation"])
+        ref = {"name": tv.name, "version": tv.version}
+    if body.get("callback_url"):
+        check_callback_url(body["callback_url"], st.settings)
+    if st.queue.count >= st.settings.max_queue:
+        raise QueueFull(f"{st.queue.count} jobs are queued (limit WENSHU_MAX_QUEUE={st.settings.max_queue}); "
+                        "retry later", retry_after=5)
+    job_id = uuid.uuid4().hex
+    doc = {"id": job_id, "status": "queued", "template": {"name": ref["name"], "version": ref["version"]},
+           "formats": body["formats"], "files": [], "warnings": warnings, "error": None,
+           "created_at": now_iso(), "started_at": None, "finished_at": None, "timings_ms": {}}
+    st.jobs.create(doc)
+    payload = {"id": job_id, "template": ref, "data": body["data"], "formats": body["formats"],
+               "options": body.get("options") or {}, "basename": _basename(body.get("filename"), ref["name"]),
+               "callback_url": body.get("callback_url")}
+    timeout = int(st.settings.render_timeout + 2 * st.settings.convert_timeout + 120)
+    st.queue.enqueue("worker.jobs.render_job", payload, job_id=job_id, job_timeout=timeout,
+                     result_ttl=0, failure_ttl=st.settings.result_ttl, retry=Retry(max=1))
+    return _respond(job_id, doc, created=True)
+
+
+def _respond(job_id: str, doc: dict, created: bool = False) -> Response:
+    st = state()
+    wait = request.args.get("wait")
+    if wait is not None:
+        try:
+            seconds = min(float(wait), st.settings.max_wait)
+        except ValueError:
+            raise BadRequest("wait must be a number of seconds",
+                             errors=[{"path": "?wait", "message": "not a number"}]) from None
+        doc = _wait_for(job_id, seconds) or doc
+    download = request.args.get("download")
+    if download and doc["status"] == "finished":
+        match = [f for f in doc["files"] if f["format"] == download]
+        if not match:
+            raise BadRequest(f"this job produced no {download} file (formats: {doc.get('formats')})",
+                             errors=[{"path": "?download", "message": "format not rendered"}])
+        return _send_file(job_id, match[0])
+    if download and doc["status"] == "failed" and doc.get("error"):
+        body = dict(doc["error"], job=doc)
+        return Response(json.dumps(body, ensure_ascii=False), status=body.get("status", 500),
+                        mimetype="application/problem+json")
+    status = 202 if created and doc["status"] not in FINAL else 200
+    response = Response(json.dumps(doc, ensure_ascii=False), status=status, mimetype="application/json")
+    response.headers["Location"] = f"/v1/renders/{job_id}"
+    return response
+
+
+def _wait_for(job_id: str, seconds: float) -> dict | None:
+    deadline = time.monotonic() + max(0.0, seconds)
+    jobs = state().jobs
+    while True:
+        doc = jobs.get(job_id)
+        if doc is None or doc["status"] in FINAL or time.monotonic() >= deadline:
+            return doc
+        time.sleep(POLL_SECONDS)
+
+
+def _job(job_id: str) -> dict:
+    doc = state().jobs.get(job_id) if JOB_ID.match(job_id) else None
+    if doc is None:
+        raise NotFound(f"no render {job_id!r} (unknown, deleted, or expired after WENSHU_RESULT_TTL)")
+    return doc
+
+
+@bp.get("/v1/renders/<job_id>")
+def get_render(job_id: str):
+    return _respond(job_id, _job(job_id))
+
+
+def _send_file(job_id: str, meta: dict) -> Response:
+    data = state().results.get(state().keys.file(job_id, meta["name"]))
+    if data is None:
+        raise Gone(f"{meta['name']} has expired or was deleted")
+    # send_file writes Content-Disposition with an RFC 5987 filename* for non-ASCII names.
+    return send_file(io.BytesIO(data), mimetype=MIME_TYPES[meta["format"]], as_attachment=True,
+                     download_name=meta["name"], etag=meta["sha256"], max_age=0)
+
+
+@bp.get("/v1/renders/<job_id>/files/<path:name>")
+def get_file(job_id: str, name: str):
+    doc = _job(job_id)
+    match = [f for f in doc.get("files", []) if f["name"] == name]
+    if not match:
+        raise NotFound(f"render {job_id} has no file {name!r}"
+                       + ("" if doc["status"] == "finished" else f" (status: {doc['status']})"))
+    return _send_file(job_id, match[0])
+
+
+@bp.delete("/v1/renders/<job_id>")
+def delete_render(job_id: str):
+    st = state()
+    doc = _job(job_id)
+    if doc["status"] == "queued":
+        try:
+            Job.fetch(job_id, connection=st.redis).cancel()
+        except (NoSuchJobError, InvalidJobOperation):
+            pass
+    st.results.delete(*(st.keys.file(job_id, f["name"]) for f in doc.get("files", [])))
+    st.jobs.delete(job_id)
+    return Response(status=204)
+
+
+__all__ = ["bp", "problem_response"]

@@ -1,0 +1,92 @@
+"""``/v1/templates``: list, describe, upload, download, delete and lint templates."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request, send_file
+
+from worker.errors import BadRequest, NotFound
+
+from .docx_safety import check_docx
+from .lint import lint_docx
+from .state import state
+from .validation import parse_json
+
+bp = Blueprint("templates", __name__)
+DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+def _uploaded_docx() -> bytes:
+    if request.mimetype != "multipart/form-data" or "file" not in request.files:
+        raise BadRequest("send the template as multipart/form-data with a 'file' part (.docx)",
+                         errors=[{"path": "file", "message": "missing part"}])
+    return request.files["file"].read()
+
+
+def _json_part(name: str) -> Any:
+    if name in request.files:
+        raw = request.files[name].read()
+    elif name in request.form:
+        raw = request.form[name].encode()
+    else:
+        return None
+    return parse_json(raw, f"the '{name}' part", state().settings.json_max_depth)
+
+
+@bp.get("/v1/templates")
+def list_templates():
+    return jsonify(state().registry.list())
+
+
+@bp.get("/v1/templates/<name>")
+def get_template(name: str):
+    return jsonify(state().registry.describe(name))
+
+
+@bp.put("/v1/templates/<name>")
+def put_template(name: str):
+    docx = _uploaded_docx()
+    meta = _json_part("meta") or {}
+    version, created = state().registry.register(
+        name, docx, schema=_json_part("schema"), rules=_json_part("rules"), sample=_json_part("sample"),
+        title=request.form.get("title") or meta.get("title"), formats=meta.get("formats"))
+    # Same bytes again: the version already exists, nothing changed → 200 instead of 201.
+    response = jsonify({"name": name, "version": version, "created": created})
+    response.status_code = 201 if created else 200
+    response.headers["Location"] = f"/v1/templates/{name}"
+    return response
+
+
+@bp.get("/v1/templates/<name>/file")
+def get_template_file(name: str):
+    st = state()
+    tv = st.registry.resolve(name, request.args.get("version"))
+    docx = st.templates.field(name, tv.version, "docx")
+    return send_file(io.BytesIO(docx), mimetype=DOCX_MIME, as_attachment=True,
+                     download_name=f"{name}-{tv.version}.docx")
+
+
+@bp.get("/v1/templates/<name>/sample")
+def get_template_sample(name: str):
+    st = state()
+    tv = st.registry.resolve(name, request.args.get("version"))
+    sample = st.templates.json_field(name, tv.version, "sample")
+    if sample is None:
+        raise NotFound(f"template {name!r} has no sample")
+    return Response(json.dumps(sample, ensure_ascii=False), mimetype="application/json")
+
+
+@bp.delete("/v1/templates/<name>")
+def delete_template(name: str):
+    state().registry.delete(name)
+    return Response(status=204)
+
+
+@bp.post("/v1/templates/lint")
+def lint_template():
+    docx = _uploaded_docx()
+    check_docx(docx)
+    return jsonify(lint_docx(docx))

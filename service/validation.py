@@ -1,0 +1,117 @@
+"""Checking what integrators send before anything is queued.
+
+Three layers, each answering with JSON pointers into the request body: the request's own shape
+(a JSON Schema of the render request), the template's ``schema.json`` for ``data``, and the
+template's ``rules.json`` consistency rules. ``strict`` validation refuses violations with 422;
+``warn`` renders anyway and the job lists them in ``warnings``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from worker.errors import BadRequest, InvalidData, RuleViolation
+from worker.pipeline import FORMATS
+from worker.typed import pointer
+
+from .rules import check_rules, raise_for_violations
+
+RENDER_REQUEST_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "required": ["data"],
+    "additionalProperties": False,
+    "properties": {
+        "template": {"type": "string", "minLength": 1, "maxLength": 64},
+        "template_version": {"type": "string", "pattern": "^[0-9a-f]{12}$"},
+        "data": {"type": "object"},
+        "formats": {"type": "array", "minItems": 1, "uniqueItems": True,
+                    "items": {"enum": list(FORMATS)}},
+        "filename": {"type": "string", "minLength": 1, "maxLength": 120},
+        "options": {"type": "object", "additionalProperties": False, "properties": {
+            "pdf": {"type": "object", "additionalProperties": False,
+                    "properties": {"pdfa": {"enum": ["1b", "2b", "3b"]}}},
+            "update_indexes": {"type": "boolean"}}},
+        "validation": {"enum": ["strict", "warn"]},
+        "callback_url": {"type": "string", "maxLength": 2048},
+    },
+}
+_REQUEST_VALIDATOR = Draft202012Validator(RENDER_REQUEST_SCHEMA)
+
+
+def parse_json(raw: bytes, where: str, max_depth: int) -> Any:
+    """Parse request JSON, refusing malformed text and absurd nesting with a 400."""
+    try:
+        value = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        at = f" (line {exc.lineno}, column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
+        raise BadRequest(f"{where} is not valid JSON{at}: {exc}",
+                         errors=[{"path": "", "message": f"invalid JSON in {where}"}]) from None
+    except RecursionError:
+        value = None
+        raise BadRequest(f"{where} is nested too deeply") from None
+    depth = _depth(value)
+    if depth > max_depth:
+        raise BadRequest(f"{where} is nested {depth} levels deep; the limit is {max_depth}",
+                         errors=[{"path": "", "message": "JSON nested too deeply"}])
+    return value
+
+
+def _depth(value: Any) -> int:
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, dict):
+            deepest = max(deepest, level)
+            stack.extend((v, level + 1) for v in node.values())
+        elif isinstance(node, list):
+            deepest = max(deepest, level)
+            stack.extend((v, level + 1) for v in node)
+    return deepest
+
+
+def validate_request(body: Any) -> dict[str, Any]:
+    """Check the render request's own fields; return it with defaults filled in."""
+    if not isinstance(body, dict):
+        raise BadRequest("the request body must be a JSON object", errors=[{"path": "", "message": "not an object"}])
+    errors = sorted(_REQUEST_VALIDATOR.iter_errors(body), key=lambda e: list(e.absolute_path))
+    if errors:
+        raise InvalidData("the render request is malformed: " + "; ".join(
+            f"{pointer(tuple(e.absolute_path)) or '/'}: {e.message}" for e in errors[:5]),
+            errors=[{"path": pointer(tuple(e.absolute_path)), "message": e.message} for e in errors])
+    return {"formats": ["pdf"], "validation": "strict", "options": {}} | body
+
+
+def validate_data(data: Any, schema: dict | None, rules: list, *, pointer_prefix: str = "/data",
+                  mode: str = "strict") -> list[dict[str, Any]]:
+    """Validate ``data`` against a template's contract.
+
+    Returns:
+        The rule violations as warnings (``warn`` mode); empty when valid.
+    Raises:
+        InvalidData: schema errors (always). RuleViolation: rule violations in ``strict`` mode.
+    """
+    if schema:
+        errors = sorted(Draft202012Validator(schema).iter_errors(data), key=lambda e: list(e.absolute_path))
+        if errors:
+            raise InvalidData(
+                f"data does not match the template's schema ({len(errors)} problem(s)): " + "; ".join(
+                    f"{pointer_prefix}{pointer(tuple(e.absolute_path))}: {e.message}" for e in errors[:5]),
+                errors=[{"path": pointer_prefix + pointer(tuple(e.absolute_path)), "message": e.message,
+                         "schema_path": "/" + "/".join(str(p) for p in e.absolute_schema_path)}
+                        for e in errors[:100]])
+    if not rules:
+        return []
+    violations = check_rules(rules, data)
+    for v in violations:
+        v["path"] = pointer_prefix + v.get("path", "")
+        v["cells"] = [pointer_prefix + c for c in v.get("cells", [])]
+    if violations and mode == "strict":
+        raise_for_violations(violations)
+    return violations
+
+
+__all__ = ["parse_json", "validate_request", "validate_data", "RuleViolation"]

@@ -1,0 +1,122 @@
+"""The job a worker runs: fetch the template, render, convert, store, report.
+
+``render_job`` is what RQ calls (by its import path). It finds the :class:`Engine` its worker
+process installed at start-up, because the LibreOffice instance belongs to the process, not to
+the job. Every failure a user can act on is stored on the job document as problem+json and the
+job ends normally; only a crash of the process itself leaves it to RQ's retry of abandoned jobs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from datetime import datetime
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+from redis import Redis
+
+from .config import Settings
+from .errors import Gone, WenshuError
+from .libreoffice import Supervisor
+from .metrics import MetricsRecorder
+from .pipeline import Output, Pipeline
+from .webhooks import deliver_in_background
+from .store import JobStore, Keys, RedisResultStore, TemplateStore, now_iso
+
+log = logging.getLogger("wenshu.worker")
+
+MIME_TYPES = {
+    "pdf": "application/pdf",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "odt": "application/vnd.oasis.opendocument.text",
+}
+
+
+def render_job(payload: dict[str, Any]) -> None:
+    """RQ entry point: run one render in this worker process's engine."""
+    Engine.current().run(payload)
+
+
+def _ms_between(start: str, end: str) -> int:
+    fmt = lambda s: datetime.fromisoformat(s.replace("Z", "+00:00"))  # noqa: E731
+    return max(0, round((fmt(end) - fmt(start)).total_seconds() * 1000))
+
+
+class Engine:
+    """Per-process state of a worker: Redis stores and one supervised LibreOffice."""
+
+    _current: ClassVar[Engine | None] = None
+
+    def __init__(self, settings: Settings, redis: Redis) -> None:
+        self.settings = settings
+        self.keys = Keys(settings.key_prefix)
+        self.jobs = JobStore(redis, self.keys, settings.result_ttl)
+        self.templates = TemplateStore(redis, self.keys)
+        self.results = RedisResultStore(redis)
+        self.metrics = MetricsRecorder(redis, self.keys)
+        self.pipeline = Pipeline(settings, Supervisor(settings, on_restart=self.metrics.libreoffice_restarted))
+
+    @classmethod
+    def current(cls) -> Engine:
+        if cls._current is None:
+            raise RuntimeError("no wenshu Engine installed in this process (run `wenshu worker`)")
+        return cls._current
+
+    def install(self) -> None:
+        """Make this engine the one ``render_job`` uses in this process."""
+        type(self)._current = self
+
+    def run(self, payload: dict[str, Any]) -> None:
+        job_id = payload["id"]
+        started = now_iso()
+        doc = self.jobs.update(job_id, status="started", started_at=started)
+        if doc is None or doc.get("status") == "cancelled":
+            log.info("job %s was deleted before it started", job_id)
+            return
+        t0 = time.perf_counter()
+        try:
+            output = self._produce(payload)
+            files = self._store_files(job_id, payload, output)
+        except WenshuError as exc:
+            self._fail(job_id, doc, started, exc, payload)
+            return
+        timings = {"queued": _ms_between(doc["created_at"], started), **output.timings_ms}
+        finished = now_iso()
+        timings["total"] = _ms_between(doc["created_at"], finished)
+        final = self.jobs.update(job_id, status="finished", files=files, finished_at=finished, timings_ms=timings)
+        self._callback(payload, final)
+        self.metrics.job_finished("finished", {k: v / 1000 for k, v in timings.items()})
+        log.info("job finished", extra={"job_id": job_id, "template": payload["template"],
+                                        "duration_ms": round((time.perf_counter() - t0) * 1000)})
+
+    def _produce(self, payload: dict[str, Any]) -> Output:
+        ref = payload["template"]
+        template = self.templates.get_docx(ref)
+        if template is None:
+            raise Gone(f"template {ref.get('name')}@{ref.get('version')} is no longer stored")
+        return self.pipeline.produce(template, payload["data"], payload["formats"], payload.get("options"))
+
+    def _store_files(self, job_id: str, payload: dict[str, Any], output: Output) -> list[dict[str, Any]]:
+        files = []
+        for fmt, data in output.files.items():
+            name = f"{payload['basename']}.{fmt}"
+            self.results.put(self.keys.file(job_id, name), data, self.settings.result_ttl)
+            files.append({"name": name, "format": fmt, "content_type": MIME_TYPES[fmt], "size": len(data),
+                          "sha256": hashlib.sha256(data).hexdigest(),
+                          "url": f"/v1/renders/{job_id}/files/{quote(name)}"})
+        return files
+
+    def _callback(self, payload: dict, doc: dict | None) -> None:
+        if payload.get("callback_url") and doc is not None:
+            deliver_in_background(payload["callback_url"], doc, self.settings)
+
+    def _fail(self, job_id: str, doc: dict, started: str, exc: WenshuError, payload: dict) -> None:
+        finished = now_iso()
+        error = exc.to_problem()
+        final = self.jobs.update(job_id, status="failed", error=error, finished_at=finished,
+                                 timings_ms={"queued": _ms_between(doc["created_at"], started)})
+        self._callback(payload, final)
+        self.metrics.job_finished("failed", {})
+        log.warning("job failed: %s", exc.detail, extra={"job_id": job_id, "template": payload["template"]})

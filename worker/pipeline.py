@@ -1,0 +1,85 @@
+"""Render + convert for one document: the same core in the worker and in the embedded CLI."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from .config import Settings
+from .errors import BadRequest, RenderLimitExceeded
+from .libreoffice import Supervisor
+from .render import render_docx
+
+FORMATS = ("pdf", "docx", "odt")
+PDFA_VERSIONS = {"1b": 1, "2b": 2, "3b": 3}
+
+
+@dataclass
+class Output:
+    """Files of one render, by format, and how long each stage took (milliseconds)."""
+
+    files: dict[str, bytes] = field(default_factory=dict)
+    timings_ms: dict[str, int] = field(default_factory=dict)
+
+
+def pdf_filter_options(options: dict[str, Any] | None) -> list[str]:
+    """LibreOffice PDF export options from the request's ``options.pdf``."""
+    pdf = (options or {}).get("pdf") or {}
+    result = []
+    pdfa = pdf.get("pdfa")
+    if pdfa:
+        if pdfa not in PDFA_VERSIONS:
+            raise BadRequest(f"options.pdf.pdfa must be one of {sorted(PDFA_VERSIONS)}",
+                             errors=[{"path": "/options/pdf/pdfa", "message": "unknown PDF/A level"}])
+        result.append(f"SelectPdfVersion={PDFA_VERSIONS[pdfa]}")
+    return result
+
+
+class Pipeline:
+    """Fills a template and converts it with one supervised LibreOffice.
+
+    Use as a context manager, or call :meth:`stop` when done.
+    """
+
+    def __init__(self, settings: Settings | None = None, supervisor: Supervisor | None = None) -> None:
+        self.settings = settings or Settings()
+        self.supervisor = supervisor or Supervisor(self.settings)
+
+    def __enter__(self) -> Pipeline:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        self.supervisor.stop()
+
+    def produce(self, template: bytes, data: dict[str, Any], formats: tuple[str, ...] | list[str] = ("pdf",),
+                options: dict[str, Any] | None = None) -> Output:
+        """Render once, convert to every requested format, and time each stage."""
+        out = Output()
+        t0 = time.perf_counter()
+        docx = render_docx(template, data, timeout=self.settings.render_timeout,
+                           max_output=self.settings.max_output)
+        out.timings_ms["render"] = round((time.perf_counter() - t0) * 1000)
+        t1 = time.perf_counter()
+        update_index = bool((options or {}).get("update_indexes", False))
+        for fmt in formats:
+            if fmt == "docx":
+                out.files["docx"] = docx
+                continue
+            filter_options = pdf_filter_options(options) if fmt == "pdf" else []
+            converted = self.supervisor.convert(docx, fmt, filter_options, update_index)
+            if len(converted) > self.settings.max_output:
+                raise RenderLimitExceeded(
+                    f"the {fmt} output is {len(converted)} bytes, over the {self.settings.max_output}-byte limit")
+            out.files[fmt] = converted
+        if any(f != "docx" for f in formats):
+            out.timings_ms["convert"] = round((time.perf_counter() - t1) * 1000)
+        return out
+
+    def render(self, template: bytes, data: dict[str, Any], formats: tuple[str, ...] | list[str] = ("pdf",),
+               options: dict[str, Any] | None = None) -> dict[str, bytes]:
+        """The files only (see :meth:`produce`)."""
+        return self.produce(template, data, formats, options).files

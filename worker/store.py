@@ -1,0 +1,169 @@
+"""Everything wenshu keeps in Redis, behind small named stores.
+
+Redis is the only state the API and the workers share, so they can run on different hosts.
+Key layout (prefix ``wenshu`` by default)::
+
+    {p}:job:{id}                 job document (JSON), TTL result_ttl
+    {p}:file:{id}:{name}         result bytes, TTL result_ttl      (ResultStore)
+    {p}:templates                hash name → JSON summary of the latest version
+    {p}:tpl:{name}:versions      list of versions, oldest first
+    {p}:tpl:{name}:{version}     hash: docx, schema, rules, sample, meta
+    {p}:adhoc:{version}          an ad-hoc template's .docx, TTL result_ttl
+    {p}:metrics:*                counters and histograms (worker/metrics.py)
+
+Result bytes sit behind :class:`ResultStore` (put/get/delete with TTL) so that, at volume,
+PDFs can move to an S3-compatible store while Redis keeps only the queue and job state.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from redis import Redis
+
+
+def now_iso() -> str:
+    """UTC timestamp with milliseconds, as job documents carry it."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Keys:
+    """Redis key names, all under one prefix."""
+
+    def __init__(self, prefix: str = "wenshu") -> None:
+        self.prefix = prefix
+
+    def job(self, job_id: str) -> str:
+        return f"{self.prefix}:job:{job_id}"
+
+    def file(self, job_id: str, name: str) -> str:
+        return f"{self.prefix}:file:{job_id}:{name}"
+
+    @property
+    def templates(self) -> str:
+        return f"{self.prefix}:templates"
+
+    def versions(self, name: str) -> str:
+        return f"{self.prefix}:tpl:{name}:versions"
+
+    def template(self, name: str, version: str) -> str:
+        return f"{self.prefix}:tpl:{name}:{version}"
+
+    def adhoc(self, version: str) -> str:
+        return f"{self.prefix}:adhoc:{version}"
+
+    def metric(self, name: str) -> str:
+        return f"{self.prefix}:metrics:{name}"
+
+
+class ResultStore(Protocol):
+    """Where result files live. Redis here; an object store at scale."""
+
+    def put(self, key: str, data: bytes, ttl: int) -> None: ...
+    def get(self, key: str) -> bytes | None: ...
+    def delete(self, *keys: str) -> None: ...
+
+
+class RedisResultStore:
+    """Result files as plain Redis strings with a TTL."""
+
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+
+    def put(self, key: str, data: bytes, ttl: int) -> None:
+        self.redis.set(key, data, ex=ttl)
+
+    def get(self, key: str) -> bytes | None:
+        return self.redis.get(key)
+
+    def delete(self, *keys: str) -> None:
+        if keys:
+            self.redis.delete(*keys)
+
+
+class JobStore:
+    """Job documents (the JSON ``GET /v1/renders/{id}`` returns)."""
+
+    def __init__(self, redis: Redis, keys: Keys, ttl: int) -> None:
+        self.redis, self.keys, self.ttl = redis, keys, ttl
+
+    def create(self, doc: dict[str, Any]) -> None:
+        self.redis.set(self.keys.job(doc["id"]), json.dumps(doc, ensure_ascii=False), ex=self.ttl)
+
+    def get(self, job_id: str) -> dict[str, Any] | None:
+        raw = self.redis.get(self.keys.job(job_id))
+        return json.loads(raw) if raw else None
+
+    def update(self, job_id: str, **fields: Any) -> dict[str, Any] | None:
+        """Merge ``fields`` into the document and restart its TTL; None if it expired or was deleted."""
+        doc = self.get(job_id)
+        if doc is None:
+            return None
+        doc.update(fields)
+        self.redis.set(self.keys.job(job_id), json.dumps(doc, ensure_ascii=False), ex=self.ttl)
+        return doc
+
+    def delete(self, job_id: str) -> None:
+        self.redis.delete(self.keys.job(job_id))
+
+
+class TemplateStore:
+    """Template versions: immutable, content-addressed blobs plus their contract files."""
+
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self.redis, self.keys = redis, keys
+
+    def put_version(self, name: str, version: str, docx: bytes, schema: Any, rules: Any,
+                    sample: Any, meta: dict[str, Any]) -> bool:
+        """Store one version; False when that version already existed (a no-op)."""
+        key = self.keys.template(name, version)
+        if self.redis.exists(key):
+            self.redis.hset(self.keys.templates, name, json.dumps(meta | {"version": version},
+                                                                  ensure_ascii=False))
+            return False
+        pipe = self.redis.pipeline()
+        pipe.hset(key, mapping={"docx": docx, "schema": json.dumps(schema, ensure_ascii=False),
+                                "rules": json.dumps(rules, ensure_ascii=False),
+                                "sample": json.dumps(sample, ensure_ascii=False),
+                                "meta": json.dumps(meta, ensure_ascii=False)})
+        pipe.lrem(self.keys.versions(name), 0, version)
+        pipe.rpush(self.keys.versions(name), version)
+        pipe.hset(self.keys.templates, name, json.dumps(meta | {"version": version}, ensure_ascii=False))
+        pipe.execute()
+        return True
+
+    def latest(self, name: str) -> dict[str, Any] | None:
+        raw = self.redis.hget(self.keys.templates, name)
+        return json.loads(raw) if raw else None
+
+    def all_latest(self) -> dict[str, dict[str, Any]]:
+        return {k.decode(): json.loads(v) for k, v in self.redis.hgetall(self.keys.templates).items()}
+
+    def versions(self, name: str) -> list[str]:
+        return [v.decode() for v in self.redis.lrange(self.keys.versions(name), 0, -1)]
+
+    def field(self, name: str, version: str, field: str) -> bytes | None:
+        return self.redis.hget(self.keys.template(name, version), field)
+
+    def json_field(self, name: str, version: str, field: str) -> Any:
+        raw = self.field(name, version, field)
+        return json.loads(raw) if raw is not None else None
+
+    def delete(self, name: str) -> bool:
+        versions = self.versions(name)
+        if not versions and not self.redis.hexists(self.keys.templates, name):
+            return False
+        self.redis.delete(self.keys.versions(name), *(self.keys.template(name, v) for v in versions))
+        self.redis.hdel(self.keys.templates, name)
+        return True
+
+    def put_adhoc(self, version: str, docx: bytes, ttl: int) -> None:
+        self.redis.set(self.keys.adhoc(version), docx, ex=ttl)
+
+    def get_docx(self, ref: dict[str, str]) -> bytes | None:
+        """The .docx for a job's template reference (registered or ad-hoc)."""
+        if ref.get("adhoc"):
+            return self.redis.get(self.keys.adhoc(ref["version"]))
+        return self.field(ref["name"], ref["version"], "docx")
