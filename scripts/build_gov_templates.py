@@ -132,10 +132,12 @@ def _style(doc, name: str, font: str, size: float, *, base: str | None = "Normal
     # Indent in character units (200 = 2 characters), as Chinese Word users set it.
     ind.set(qn("w:firstLineChars"), str(first_line_chars * 100))
     ind.set(qn("w:firstLine"), str(int(first_line_chars * size * 20)))
-    # No hanging punctuation: LibreOffice 25.2 lets a line-final "，" hang past the margin and then
-    # does not draw it (seen on the seed's 平台建设 paragraph). Word then also keeps it inside.
+    # Hanging punctuation: LibreOffice 25.2 lets a line-final "，" hang past the margin and then does
+    # not draw it (the seed's 平台建设 paragraph lost one). Its DOCX import reads overflowPunct the
+    # other way round (val=0 → punctuation-wrap="hanging", val=1 → "simple"), so val=1 keeps the
+    # comma inside the line in LibreOffice; in Word val=1 is the default (may hang, and is drawn).
     overflow = OxmlElement("w:overflowPunct")
-    overflow.set(qn("w:val"), "0")
+    overflow.set(qn("w:val"), "1")
     _insert_ppr(el.get_or_add_pPr(), overflow)
     if outline is not None:
         lvl = OxmlElement("w:outlineLvl")
@@ -164,7 +166,10 @@ def _define_styles(doc) -> None:
         ppr_default.remove(old)
     j, left = WD_ALIGN_PARAGRAPH.JUSTIFY, WD_ALIGN_PARAGRAPH.LEFT
     _style(doc, "Normal", BODY_FONT, 16, base=None, align=j, first_line_chars=2, line_pt=28)
-    _style(doc, "Title", TITLE_FONT, 22, align=WD_ALIGN_PARAGRAPH.CENTER, line_pt=36, keep_next=True)
+    title = _style(doc, "Title", TITLE_FONT, 22, align=WD_ALIGN_PARAGRAPH.CENTER, line_pt=36, after=28,
+                   keep_next=True)
+    # One blank line after the title block, none between its lines (agency / report title).
+    _insert_ppr(title.element.get_or_add_pPr(), OxmlElement("w:contextualSpacing"))
     _style(doc, "Heading 1", H1_FONT, 16, align=left, first_line_chars=2, line_pt=28, keep_next=True,
            outline=0)
     _style(doc, "Heading 2", H2_FONT, 16, align=left, first_line_chars=2, line_pt=28, keep_next=True,

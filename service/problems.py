@@ -23,6 +23,8 @@ def problem_response(error: WenshuError) -> Response:
     response = Response(json.dumps(body, ensure_ascii=False), status=error.status,
                         mimetype="application/problem+json")
     retry_after = getattr(error, "retry_after", None) or error.extra.get("retry_after")
+    if error.status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="wenshu"'
     if retry_after:
         response.headers["Retry-After"] = str(retry_after)
     return response

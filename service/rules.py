@@ -37,6 +37,7 @@ from jinja2.environment import TemplateExpression
 from jinja2.exceptions import SecurityError
 from jinja2.parser import Parser
 from jinja2.sandbox import SandboxedEnvironment
+from jinja2.visitor import NodeTransformer
 
 from worker.errors import RuleViolation, Unprocessable, UnsafeTemplate
 from worker.sandbox import make_environment
@@ -55,6 +56,7 @@ RESERVED_NAMES = frozenset({"left", "right"})
 _COMPARISONS: dict[str, tuple[str, Callable[[Any, Any], bool]]] = {  # Jinja's op name → (symbol, test)
     "eq": ("==", operator.eq), "ne": ("!=", operator.ne), "lt": ("<", operator.lt),
     "lteq": ("<=", operator.le), "gt": (">", operator.gt), "gteq": (">=", operator.ge)}
+_ROOT = "wenshu_data"  # the context name of the data root; asserts cannot name it (every name is rewritten)
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
@@ -178,24 +180,32 @@ def _display(value: Any) -> str:
     return str(value)
 
 
-def _root_context(data: dict, names: frozenset[str], cells: Cells) -> dict[str, Any]:
-    """The top-level names an assert uses, wrapped. A name absent from the data is 0 too, unless it
-    is a Jinja global (``range``) the assert calls."""
-    env_globals = _environment().globals
-    return {name: _wrap(data.get(name), (name,), cells)
-            for name in names if name in data or name not in env_globals}
-
-
 class _Assertion(NamedTuple):
-    """One compiled ``assert``: both sides as one sandboxed expression, and the names it reads."""
+    """One compiled ``assert``: its comparison and both sides as one sandboxed expression."""
 
     op: str
     sides: TemplateExpression
-    names: frozenset[str]
+
+
+class _ReadFromRoot(NodeTransformer):
+    """Turn each data name ``total`` into ``<root>["total"]``.
+
+    Jinja resolves plain names eagerly when evaluation starts; read through the root proxy they are
+    recorded lazily, in the order the expression reads them, and a missing one is 0 like any key.
+    ``for_each`` names and Jinja globals (``range``) stay plain names.
+    """
+
+    def __init__(self, keep: frozenset[str]) -> None:
+        self.keep = keep
+
+    def visit_Name(self, node: nodes.Name) -> nodes.Node:  # noqa: N802 — NodeTransformer's naming
+        if node.ctx != "load" or node.name in self.keep:
+            return node
+        return nodes.Getitem(nodes.Name(_ROOT, "load"), nodes.Const(node.name), "load", lineno=node.lineno)
 
 
 def _bounded_binop(context: Any, op: str, left: Any, right: Any) -> Any:
-    # The sandbox leaves `9 ** 9 ** 9` and `'x' * 10**9` to us: a rule must not burn CPU or memory.
+    # The sandbox leaves `2 ** 10**8` and `'x' * 10**9` to us: a rule must not burn CPU or memory.
     if op == "**" and (not isinstance(right, int | float) or abs(right) > MAX_POWER):
         raise SecurityError(f"exponent larger than {MAX_POWER}")
     if op == "*" and any(isinstance(v, str | list) for v in (left, right)):
@@ -225,8 +235,8 @@ def _reject_private_access(expr: nodes.Node) -> str | None:
 
 
 @functools.lru_cache(maxsize=2048)
-def _compile_assertion(source: str) -> _Assertion:
-    """Compile an assert, raising ValueError with a message for the template author."""
+def _compile_assertion(source: str, bound: frozenset[str] = frozenset()) -> _Assertion:
+    """Compile an assert whose ``bound`` names come from for_each; ValueError explains a bad one."""
     if len(source) > MAX_ASSERT_LENGTH:
         raise ValueError(f"assert is longer than {MAX_ASSERT_LENGTH} characters")
     env = _environment()
@@ -243,12 +253,16 @@ def _compile_assertion(source: str) -> _Assertion:
     if unsafe:
         raise ValueError(unsafe)
     # Evaluate both sides in one call: a two-item list compiled exactly as compile_expression does.
-    pair = nodes.List([expr.expr, expr.ops[0].expr], lineno=1)
+    keep = bound | env.globals.keys()
+    pair = _ReadFromRoot(keep).visit(nodes.List([expr.expr, expr.ops[0].expr], lineno=1))
     pair.set_environment(env)
     body = [nodes.Assign(nodes.Name("result", "store"), pair, lineno=1)]
     sides = TemplateExpression(env.from_string(nodes.Template(body, lineno=1)), False)
-    names = frozenset(n.name for n in expr.find_all(nodes.Name) if n.ctx == "load")
-    return _Assertion(expr.ops[0].op, sides, names)
+    return _Assertion(expr.ops[0].op, sides)
+
+
+def _bound_names(for_each: Any) -> frozenset[str]:
+    return frozenset(for_each) if isinstance(for_each, dict) else frozenset()
 
 
 def _rule_errors(rule: Any, index: int) -> list[dict[str, str]]:
@@ -268,7 +282,7 @@ def _rule_errors(rule: Any, index: int) -> list[dict[str, str]]:
         errors.append({"path": f"{at}/assert", "message": "assert is required and must be an expression"})
     else:
         try:
-            _compile_assertion(source)
+            _compile_assertion(source, _bound_names(rule.get("for_each")))
         except ValueError as exc:
             errors.append({"path": f"{at}/assert", "message": str(exc)})
     errors.extend(_for_each_errors(rule.get("for_each"), f"{at}/for_each"))
@@ -351,8 +365,7 @@ def _instances(for_each: dict[str, list] | None) -> list[dict[str, Any]]:
 def _evaluate(rule: dict, assertion: _Assertion, data: dict, bindings: dict) -> dict | None:
     """Run one rule instance; the violation it produces, or None when it holds."""
     read: Cells = {}
-    context = _root_context(data, assertion.names - bindings.keys(), read)
-    context.update(bindings)
+    context = {_ROOT: _wrap(data, (), read), **bindings}
     left = right = error = None
     try:
         left, right = assertion.sides(**context)
@@ -392,7 +405,8 @@ def check_rules(rules: list[dict], data: dict) -> list[dict]:
         UnsafeTemplate: an assert tried to reach Python internals past the upload checks.
     """
     validate_rules(rules)
-    results = (_evaluate(rule, _compile_assertion(rule["assert"]), data, bindings)
+    results = (_evaluate(rule, _compile_assertion(rule["assert"], _bound_names(rule.get("for_each"))),
+                         data, bindings)
                for rule in rules for bindings in _instances(rule.get("for_each")))
     return [violation for violation in results if violation is not None]
 

@@ -55,9 +55,9 @@ class _TimeoutTransport(xmlrpc.client.Transport):
         return conn
 
 
-def rpc(port: int, timeout: float) -> xmlrpc.client.ServerProxy:
+def rpc(port: int, timeout: float, host: str = "127.0.0.1") -> xmlrpc.client.ServerProxy:
     """An XML-RPC proxy to a conversion endpoint whose every call is bounded by ``timeout``."""
-    return xmlrpc.client.ServerProxy(f"http://127.0.0.1:{port}", transport=_TimeoutTransport(timeout),
+    return xmlrpc.client.ServerProxy(f"http://{host}:{port}", transport=_TimeoutTransport(timeout),
                                      allow_none=True)
 
 
@@ -241,3 +241,24 @@ def _fault_message(fault: xmlrpc.client.Fault) -> str:
     text = str(fault.faultString)
     # Keep the last line: the exception message, not the server's traceback.
     return text.strip().splitlines()[-1][:300] if text.strip() else "unknown error"
+
+
+class RemoteConverter:
+    """A LibreOffice someone else runs (``--unoserver HOST:PORT``): ours or a stock unoserver."""
+
+    def __init__(self, address: str, timeout: float) -> None:
+        host, _, port = address.rpartition(":")
+        self.host, self.port, self.timeout = host or "127.0.0.1", int(port), timeout
+
+    def convert(self, docx: bytes, fmt: str, filter_options: list[str] | None = None,
+                update_index: bool = False) -> bytes:
+        try:
+            return convert_via(rpc(self.port, self.timeout, self.host), docx, fmt, filter_options or [],
+                               update_index)
+        except TimeoutError as exc:
+            raise ConversionTimeout(f"{self.host}:{self.port} did not convert within {self.timeout:g} s") from exc
+        except (OSError, xmlrpc.client.Error) as exc:
+            raise ConversionFailed(f"conversion by {self.host}:{self.port} failed: {exc}") from exc
+
+    def stop(self) -> None:
+        """Nothing to stop: the instance is not ours."""

@@ -1,0 +1,108 @@
+"""The ``wenshu`` command: serve the API, run workers, render or lint from the shell.
+
+Subcommands import what they need lazily, so ``wenshu worker`` never loads Flask.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The CLI's argument parser (also used by tests that check deployment files)."""
+    parser = argparse.ArgumentParser(prog="wenshu", description="文书 — JSON + Word template → DOCX/PDF")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the HTTP API (gunicorn)")
+    serve.add_argument("--host", help="interface (default WENSHU_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default WENSHU_PORT or 8080)")
+    serve.add_argument("--threads", type=int, default=32, help="request threads (?wait= holds one)")
+
+    worker = sub.add_parser("worker", help="run render workers, each with its own LibreOffice")
+    worker.add_argument("--processes", type=int, help="worker processes (default WENSHU_WORKERS or 2)")
+
+    render = sub.add_parser("render", help="render in-process: no Redis, a LibreOffice of its own")
+    render.add_argument("template", help="bundled template name or path to a .docx")
+    render.add_argument("data", help="JSON data file ('-' for stdin)")
+    render.add_argument("-o", "--output", required=True, help="output file; format from its extension")
+    render.add_argument("--format", choices=["pdf", "docx", "odt"], help="override the output format")
+    render.add_argument("--unoserver", metavar="HOST:PORT", help="use a running (uno)server instead")
+    render.add_argument("--validation", choices=["strict", "warn", "off"], default="strict",
+                        help="check data against the template's schema and rules (bundled templates)")
+
+    lint = sub.add_parser("lint", help="check a .docx template's tags and safety")
+    lint.add_argument("file", help="the .docx")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from worker.config import Settings
+    from worker.errors import WenshuError
+    from worker.logs import configure_logging
+
+    try:
+        settings = Settings.from_env()
+        configure_logging(settings.log_level)
+        return {"serve": _serve, "worker": _worker, "render": _render, "lint": _lint}[args.command](args, settings)
+    except WenshuError as exc:
+        print(json.dumps(exc.to_problem(), ensure_ascii=False, indent=2), file=sys.stderr)
+        return 2
+
+
+def _serve(args, settings) -> int:
+    from .server import serve
+
+    return serve(settings.with_(host=args.host or settings.host, port=args.port or settings.port), args.threads)
+
+
+def _worker(args, settings) -> int:
+    from worker.runner import run_pool
+
+    return run_pool(settings, args.processes or settings.workers)
+
+
+def _render(args, settings) -> int:
+    from worker.libreoffice import RemoteConverter
+    from worker.pipeline import Pipeline
+
+    from .docx_safety import check_docx
+    from .validation import validate_data
+
+    data = json.loads(sys.stdin.read() if args.data == "-" else Path(args.data).read_text(encoding="utf-8"))
+    folder = settings.templates_dir / args.template
+    if (folder / "template.docx").exists():
+        template = (folder / "template.docx").read_bytes()
+        if args.validation != "off":
+            load = lambda n: json.loads((folder / n).read_text(encoding="utf-8")) if (folder / n).exists() else None  # noqa: E731
+            for v in validate_data(data, load("schema.json"), load("rules.json") or [], mode=args.validation):
+                print(f"warning: {v.get('message')} ({v.get('path')})", file=sys.stderr)
+    else:
+        template = Path(args.template).read_bytes()
+    check_docx(template)
+    fmt = args.format or Path(args.output).suffix.lstrip(".").lower() or "pdf"
+    supervisor = RemoteConverter(args.unoserver, settings.convert_timeout) if args.unoserver else None
+    with Pipeline(settings, supervisor) as pipeline:
+        output = pipeline.produce(template, data, [fmt])
+    Path(args.output).write_bytes(output.files[fmt])
+    print(json.dumps({"output": args.output, "format": fmt, "size": len(output.files[fmt]),
+                      "timings_ms": output.timings_ms}, ensure_ascii=False))
+    return 0
+
+
+def _lint(args, settings) -> int:
+    from .docx_safety import check_docx
+    from .lint import lint_docx
+
+    data = Path(args.file).read_bytes()
+    check_docx(data)
+    report = lint_docx(data)
+    print(json.dumps(report, ensure_ascii=False, indent=2))
+    return 0 if report["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
