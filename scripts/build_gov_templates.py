@@ -236,7 +236,7 @@ def _table(doc, widths_mm: list[float], rows: int, header_rows: int = 0):
     for col, width in zip(table.columns, widths_mm, strict=True):
         col.width = Mm(width)
     for r, row in enumerate(table.rows):
-        row.height = Mm(7)
+        row.height = Mm(6)  # at least: one 10.5 pt line plus air; taller when a label wraps
         trpr = row._tr.get_or_add_trPr()
         trpr.append(OxmlElement("w:cantSplit"))
         if r < header_rows:
