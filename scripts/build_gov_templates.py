@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import io
 import zipfile
+from datetime import datetime
 from pathlib import Path
 
 from docx import Document
 from docx.enum.section import WD_SECTION
+from docx.enum.style import WD_STYLE_TYPE
 from docx.enum.table import WD_CELL_VERTICAL_ALIGNMENT, WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_LINE_SPACING
 from docx.oxml import OxmlElement
@@ -42,28 +44,22 @@ H2_FONT = "楷体_GB2312"
 TABLE_FONT = "宋体"
 TEXT_WIDTH_MM = 156  # A4 210 mm − 28 mm left − 26 mm right (GB/T 9704)
 
-COLUMNS = ["natural_person", "commercial", "research", "social_welfare", "legal_services", "other_org", "total"]
+COLUMNS = [
+    "natural_person", "commercial", "research", "social_welfare", "legal_services", "other_org", "total"]
 ORG_HEADERS = ["商业企业", "科研机构", "社会公益组织", "法律服务机构", "其他"]
 WITHHELD = [
-    ("state_secret", "1.属于国家秘密"),
-    ("prohibited_by_law", "2.其他法律行政法规禁止公开"),
-    ("security_stability", "3.危及“三安全一稳定”"),
-    ("third_party_rights", "4.保护第三方合法权益"),
-    ("internal_affairs", "5.属于三类内部事务信息"),
-    ("process_information", "6.属于四类过程性信息"),
-    ("enforcement_files", "7.属于行政执法案卷"),
-    ("administrative_query", "8.属于行政查询事项"),
+    ("state_secret", "1.属于国家秘密"), ("prohibited_by_law", "2.其他法律行政法规禁止公开"),
+    ("security_stability", "3.危及“三安全一稳定”"), ("third_party_rights", "4.保护第三方合法权益"),
+    ("internal_affairs", "5.属于三类内部事务信息"), ("process_information", "6.属于四类过程性信息"),
+    ("enforcement_files", "7.属于行政执法案卷"), ("administrative_query", "8.属于行政查询事项"),
 ]
 UNABLE = [
-    ("not_held", "1.本机关不掌握相关政府信息"),
-    ("needs_creation", "2.没有现成信息需要另行制作"),
+    ("not_held", "1.本机关不掌握相关政府信息"), ("needs_creation", "2.没有现成信息需要另行制作"),
     ("unclear_after_correction", "3.补正后申请内容仍不明确"),
 ]
 NOT_PROCESSED = [
-    ("petition_complaint", "1.信访举报投诉类申请"),
-    ("repeated", "2.重复申请"),
-    ("publication", "3.要求提供公开出版物"),
-    ("excessive_repeated", "4.无正当理由大量反复申请"),
+    ("petition_complaint", "1.信访举报投诉类申请"), ("repeated", "2.重复申请"),
+    ("publication", "3.要求提供公开出版物"), ("excessive_repeated", "4.无正当理由大量反复申请"),
     ("confirm_existing", "5.要求行政机关确认或重新出具已获取信息"),
 ]
 OTHER_2021 = [
@@ -76,36 +72,29 @@ REVIEW_RESULTS = [("upheld", "结果维持"), ("corrected", "结果纠正"), ("o
 
 
 # ---------------------------------------------------------------- styles -------------------------------
+def _el(tag: str, **attrs: str):
+    """A WordprocessingML element ``w:<tag>`` with ``w:``-attributes (``xml_space`` → ``xml:space``)."""
+    el = OxmlElement(f"w:{tag}")
+    for key, value in attrs.items():
+        el.set(qn(key.replace("_", ":", 1) if key.startswith("xml_") else f"w:{key}"), value)
+    return el
+
+
 def _set_fonts(rpr, name: str) -> None:
-    """Put ``name`` in every rFonts slot (see module docstring: full-width quotes)."""
-    for old in rpr.findall(qn("w:rFonts")):
+    """Put ``name`` in every rFonts slot (see module docstring: full-width quotes) and tag zh-CN."""
+    for old in rpr.findall(qn("w:rFonts")) + rpr.findall(qn("w:lang")):
         rpr.remove(old)
-    fonts = OxmlElement("w:rFonts")
-    for slot in ("w:ascii", "w:hAnsi", "w:eastAsia", "w:cs"):
-        fonts.set(qn(slot), name)
-    fonts.set(qn("w:hint"), "eastAsia")
-    rpr.insert(0, fonts)
-
-
-def _set_lang(rpr) -> None:
-    for old in rpr.findall(qn("w:lang")):
-        rpr.remove(old)
-    lang = OxmlElement("w:lang")
-    lang.set(qn("w:val"), "zh-CN")
-    lang.set(qn("w:eastAsia"), "zh-CN")
-    lang.set(qn("w:bidi"), "ar-SA")
-    rpr.append(lang)
+    rpr.insert(0, _el("rFonts", ascii=name, hAnsi=name, eastAsia=name, cs=name, hint="eastAsia"))
+    rpr.append(_el("lang", val="zh-CN", eastAsia="zh-CN", bidi="ar-SA"))
 
 
 def _style(doc, name: str, font: str, size: float, *, base: str | None = "Normal", align=None,
            first_line_chars: int = 0, line_pt: float | None = None, before: float = 0, after: float = 0,
-           keep_next: bool = False, outline: int | None = None, paragraph: bool = True):
-    """Create (or reset) a named style with only the properties we set."""
-    from docx.enum.style import WD_STYLE_TYPE
-
+           keep_next: bool = False, outline: int | None = None):
+    """Create (or reset) a named paragraph style with only the properties we set."""
     styles = doc.styles
-    kind = WD_STYLE_TYPE.PARAGRAPH if paragraph else WD_STYLE_TYPE.CHARACTER
-    style = styles[name] if name in [s.name for s in styles] else styles.add_style(name, kind)
+    known = [s.name for s in styles]
+    style = styles[name] if name in known else styles.add_style(name, WD_STYLE_TYPE.PARAGRAPH)
     el = style.element
     for tag in ("w:pPr", "w:rPr"):  # drop the default template's colours, borders, theme fonts
         for old in el.findall(qn(tag)):
@@ -114,11 +103,7 @@ def _style(doc, name: str, font: str, size: float, *, base: str | None = "Normal
         style.base_style = styles[base]
     style.font.size = Pt(size)
     style.font.bold = False
-    rpr = el.get_or_add_rPr()
-    _set_fonts(rpr, font)
-    _set_lang(rpr)
-    if not paragraph:
-        return style
+    _set_fonts(el.get_or_add_rPr(), font)
     pf = style.paragraph_format
     pf.space_before, pf.space_after = Pt(before), Pt(after)
     if align is not None:
@@ -136,13 +121,9 @@ def _style(doc, name: str, font: str, size: float, *, base: str | None = "Normal
     # not draw it (the seed's 平台建设 paragraph lost one). Its DOCX import reads overflowPunct the
     # other way round (val=0 → punctuation-wrap="hanging", val=1 → "simple"), so val=1 keeps the
     # comma inside the line in LibreOffice; in Word val=1 is the default (may hang, and is drawn).
-    overflow = OxmlElement("w:overflowPunct")
-    overflow.set(qn("w:val"), "1")
-    _insert_ppr(el.get_or_add_pPr(), overflow)
+    _insert_ppr(el.get_or_add_pPr(), _el("overflowPunct", val="1"))
     if outline is not None:
-        lvl = OxmlElement("w:outlineLvl")
-        lvl.set(qn("w:val"), str(outline))
-        el.get_or_add_pPr().append(lvl)
+        el.get_or_add_pPr().append(_el("outlineLvl", val=str(outline)))
     return style
 
 
@@ -160,7 +141,6 @@ def _define_styles(doc) -> None:
     # Document defaults: Chinese language everywhere (picks SC glyph forms, Chinese line breaking).
     defaults = doc.styles.element.find(qn("w:docDefaults")).find(qn("w:rPrDefault")).find(qn("w:rPr"))
     _set_fonts(defaults, BODY_FONT)
-    _set_lang(defaults)
     ppr_default = doc.styles.element.find(qn("w:docDefaults")).find(qn("w:pPrDefault")).find(qn("w:pPr"))
     for old in ppr_default.findall(qn("w:spacing")):
         ppr_default.remove(old)
@@ -169,7 +149,7 @@ def _define_styles(doc) -> None:
     title = _style(doc, "Title", TITLE_FONT, 22, align=WD_ALIGN_PARAGRAPH.CENTER, line_pt=36, after=28,
                    keep_next=True)
     # One blank line after the title block, none between its lines (agency / report title).
-    _insert_ppr(title.element.get_or_add_pPr(), OxmlElement("w:contextualSpacing"))
+    _insert_ppr(title.element.get_or_add_pPr(), _el("contextualSpacing"))
     _style(doc, "Heading 1", H1_FONT, 16, align=left, first_line_chars=2, line_pt=28, keep_next=True,
            outline=0)
     _style(doc, "Heading 2", H2_FONT, 16, align=left, first_line_chars=2, line_pt=28, keep_next=True,
@@ -198,19 +178,12 @@ def _page_setup(doc) -> None:
     footer.style = doc.styles["Footer"]
     # GB/T 9704 page number: "— 1 —" (an em dash each side of the PAGE field).
     footer.add_run("— ")
-    for kind, text in (("begin", None), (None, " PAGE "), ("separate", None), (None, "1"), ("end", None)):
-        run = footer.add_run()
-        if kind:
-            fld = OxmlElement("w:fldChar")
-            fld.set(qn("w:fldCharType"), kind)
-            run._r.append(fld)
-        elif text == " PAGE ":
-            instr = OxmlElement("w:instrText")
-            instr.set(qn("xml:space"), "preserve")
-            instr.text = text
-            run._r.append(instr)
-        else:
-            run.text = text
+    instr = _el("instrText", xml_space="preserve")
+    instr.text = " PAGE "
+    for part in (_el("fldChar", fldCharType="begin"), instr, _el("fldChar", fldCharType="separate")):
+        footer.add_run()._r.append(part)
+    footer.add_run("1")  # the field's cached result
+    footer.add_run()._r.append(_el("fldChar", fldCharType="end"))
     footer.add_run(" —")
 
 
@@ -223,24 +196,19 @@ def _table(doc, widths_mm: list[float], rows: int, header_rows: int = 0):
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
     table.autofit = False
     tblpr = table._tbl.tblPr
-    layout = OxmlElement("w:tblLayout")
-    layout.set(qn("w:type"), "fixed")
-    tblpr.append(layout)
-    margins = OxmlElement("w:tblCellMar")  # 1 mm side margins: two 10.5 pt CJK characters fit a 10 mm column
+    tblpr.append(_el("tblLayout", type="fixed"))
+    margins = _el("tblCellMar")  # 1 mm side margins: two 10.5 pt CJK characters fit a 10 mm column
     for side, twips in (("top", 0), ("left", 57), ("bottom", 0), ("right", 57)):
-        m = OxmlElement(f"w:{side}")
-        m.set(qn("w:w"), str(twips))
-        m.set(qn("w:type"), "dxa")
-        margins.append(m)
+        margins.append(_el(side, w=str(twips), type="dxa"))
     tblpr.append(margins)
     for col, width in zip(table.columns, widths_mm, strict=True):
         col.width = Mm(width)
     for r, row in enumerate(table.rows):
         row.height = Mm(6)  # at least: one 10.5 pt line plus air; taller when a label wraps
         trpr = row._tr.get_or_add_trPr()
-        trpr.append(OxmlElement("w:cantSplit"))
+        trpr.append(_el("cantSplit"))
         if r < header_rows:
-            trpr.append(OxmlElement("w:tblHeader"))  # repeated on every page the table runs onto
+            trpr.append(_el("tblHeader"))  # repeated on every page the table runs onto
         for cell, width in zip(row.cells, widths_mm, strict=True):
             cell.width = Mm(width)
             cell.vertical_alignment = WD_CELL_VERTICAL_ALIGNMENT.CENTER
@@ -271,7 +239,8 @@ def _add_note(cell, tag: str) -> None:
 
 def _proactive_table_2019(doc) -> None:
     rows = [  # (kind, text/headers, data key, fields)
-        ("item", "第二十条第（一）项"), ("head", ["信息内容", "本年新制作数量", "本年新公开数量", "对外公开总数量"]),
+        ("item", "第二十条第（一）项"),
+        ("head", ["信息内容", "本年新制作数量", "本年新公开数量", "对外公开总数量"]),
         ("data", "规章", "regulations", ["made", "published", "total_public"]),
         ("data", "规范性文件", "normative_documents", ["made", "published", "total_public"]),
         ("item", "第二十条第（五）项"), ("head", ["信息内容", "上一年项目数量", "本年增/减", "处理决定数量"]),
@@ -290,7 +259,8 @@ def _proactive_table_2019(doc) -> None:
 
 def _proactive_table_2021(doc) -> None:
     rows = [
-        ("item", "第二十条第（一）项"), ("head", ["信息内容", "本年制发件数", "本年废止件数", "现行有效件数"]),
+        ("item", "第二十条第（一）项"),
+        ("head", ["信息内容", "本年制发件数", "本年废止件数", "现行有效件数"]),
         ("data", "规章", "regulations", ["issued", "repealed", "in_force"]),
         ("data", "行政规范性文件", "normative_documents", ["issued", "repealed", "in_force"]),
         ("item", "第二十条第（五）项"), ("head", ["信息内容", "本年处理决定数量"]),
@@ -449,8 +419,6 @@ def build(variant: str) -> bytes:
     props.author = props.last_modified_by = "wenshu"
     props.language = "zh-CN"
     props.revision = 1
-    from datetime import datetime
-
     props.created = props.modified = datetime(2026, 1, 1)
     raw = io.BytesIO()
     doc.save(raw)

@@ -30,6 +30,8 @@ from .rules import validate_rules
 log = logging.getLogger("wenshu.registry")
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+RESERVED_NAMES = frozenset({"lint"})
+"""Names that would collide with routes under /v1/templates/."""
 
 
 def version_of(docx: bytes) -> str:
@@ -84,7 +86,7 @@ class Registry:
             Unprocessable: bad name, unsafe or broken .docx, invalid schema/rules, a sample that
             breaks its own contract.
         """
-        if not NAME_PATTERN.match(name):
+        if not NAME_PATTERN.match(name) or name in RESERVED_NAMES:
             raise Unprocessable(f"template name {name!r} must match {NAME_PATTERN.pattern}",
                                 errors=[{"path": "name", "message": "invalid template name"}])
         check_docx(docx)

@@ -19,9 +19,9 @@ from worker.jobs import MIME_TYPES
 from worker.store import now_iso
 from worker.webhooks import check_callback_url
 
+from .docx_safety import check_docx
 from .problems import problem_response
 from .registry import version_of
-from .docx_safety import check_docx
 from .state import state
 from .validation import parse_json, validate_data, validate_request
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from worker.errors import BadRequest, InvalidData, RuleViolation
+from worker.errors import BadRequest, InvalidData, InvalidRequest, RuleViolation
 from worker.pipeline import FORMATS
 from worker.typed import pointer
 
@@ -73,15 +73,25 @@ def _depth(value: Any) -> int:
     return deepest
 
 
+def _where(error, prefix: str = "") -> str:
+    """JSON pointer of a schema error; for a missing property, the property itself."""
+    path = tuple(error.absolute_path)
+    if error.validator == "required" and isinstance(error.instance, dict):
+        missing = [p for p in error.validator_value if p not in error.instance]
+        if missing:
+            path += (missing[0],)
+    return prefix + pointer(path)
+
+
 def validate_request(body: Any) -> dict[str, Any]:
     """Check the render request's own fields; return it with defaults filled in."""
     if not isinstance(body, dict):
         raise BadRequest("the request body must be a JSON object", errors=[{"path": "", "message": "not an object"}])
     errors = sorted(_REQUEST_VALIDATOR.iter_errors(body), key=lambda e: list(e.absolute_path))
     if errors:
-        raise InvalidData("the render request is malformed: " + "; ".join(
-            f"{pointer(tuple(e.absolute_path)) or '/'}: {e.message}" for e in errors[:5]),
-            errors=[{"path": pointer(tuple(e.absolute_path)), "message": e.message} for e in errors])
+        raise InvalidRequest("the render request is malformed: " + "; ".join(
+            f"{_where(e) or '/'}: {e.message}" for e in errors[:5]),
+            errors=[{"path": _where(e), "message": e.message} for e in errors])
     return {"formats": ["pdf"], "validation": "strict", "options": {}} | body
 
 
@@ -99,8 +109,8 @@ def validate_data(data: Any, schema: dict | None, rules: list, *, pointer_prefix
         if errors:
             raise InvalidData(
                 f"data does not match the template's schema ({len(errors)} problem(s)): " + "; ".join(
-                    f"{pointer_prefix}{pointer(tuple(e.absolute_path))}: {e.message}" for e in errors[:5]),
-                errors=[{"path": pointer_prefix + pointer(tuple(e.absolute_path)), "message": e.message,
+                    f"{_where(e, pointer_prefix)}: {e.message}" for e in errors[:5]),
+                errors=[{"path": _where(e, pointer_prefix), "message": e.message,
                          "schema_path": "/" + "/".join(str(p) for p in e.absolute_schema_path)}
                         for e in errors[:100]])
     if not rules:

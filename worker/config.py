@@ -80,7 +80,7 @@ class Settings:
     extra: dict = field(default_factory=dict)
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         """Read ``WENSHU_*`` (and ``REDIS_URL``) variables; raise ConfigError on bad values."""
         env = os.environ if environ is None else environ
         values: dict = {}
@@ -131,7 +131,7 @@ class Settings:
         if self.env == "production" and not self.api_keys:
             raise ConfigError("WENSHU_ENV=production requires WENSHU_API_KEYS (comma-separated bearer keys)")
 
-    def with_(self, **changes) -> "Settings":
+    def with_(self, **changes) -> Settings:
         """A copy with some settings changed (tests, CLI flags)."""
         return replace(self, **changes)
 

@@ -75,6 +75,12 @@ class Unprocessable(WenshuError):
     status, title, slug = 422, "Unprocessable content", "unprocessable"
 
 
+class InvalidRequest(Unprocessable):
+    """The render request's own fields are wrong (formats, validation, options...)."""
+
+    title, slug = "Invalid render request", "invalid-request"
+
+
 class InvalidData(Unprocessable):
     """``data`` does not satisfy the template's JSON Schema."""
 

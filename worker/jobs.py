@@ -22,8 +22,8 @@ from .errors import Gone, WenshuError
 from .libreoffice import Supervisor
 from .metrics import MetricsRecorder
 from .pipeline import Output, Pipeline
-from .webhooks import deliver_in_background
 from .store import JobStore, Keys, RedisResultStore, TemplateStore, now_iso
+from .webhooks import deliver_in_background
 
 log = logging.getLogger("wenshu.worker")
 

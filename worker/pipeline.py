@@ -10,6 +10,7 @@ from .config import Settings
 from .errors import BadRequest, RenderLimitExceeded
 from .libreoffice import Supervisor
 from .render import render_docx
+from .sandbox import make_environment
 
 FORMATS = ("pdf", "docx", "odt")
 PDFA_VERSIONS = {"1b": 1, "2b": 2, "3b": 3}
@@ -45,6 +46,7 @@ class Pipeline:
     def __init__(self, settings: Settings | None = None, supervisor: Supervisor | None = None) -> None:
         self.settings = settings or Settings()
         self.supervisor = supervisor or Supervisor(self.settings)
+        self.environment = make_environment()  # long-lived: caches compiled template parts
 
     def __enter__(self) -> Pipeline:
         return self
@@ -61,7 +63,7 @@ class Pipeline:
         out = Output()
         t0 = time.perf_counter()
         docx = render_docx(template, data, timeout=self.settings.render_timeout,
-                           max_output=self.settings.max_output)
+                           max_output=self.settings.max_output, env=self.environment)
         out.timings_ms["render"] = round((time.perf_counter() - t0) * 1000)
         t1 = time.perf_counter()
         update_index = bool((options or {}).get("update_indexes", False))

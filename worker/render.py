@@ -17,15 +17,27 @@ from typing import Any
 
 from docxtpl import DocxTemplate
 from jinja2 import TemplateSyntaxError, UndefinedError
-from jinja2.exceptions import SecurityError, TemplateError as JinjaTemplateError
+from jinja2.exceptions import SecurityError
+from jinja2.exceptions import TemplateError as JinjaTemplateError
 
 from .errors import InvalidData, RenderLimitExceeded, TemplateError, UnsafeTemplate
-from .sandbox import make_environment
+from .sandbox import ReportEnvironment, make_environment
 from .typed import to_context
 
 
+class _Template(DocxTemplate):
+    """docxtpl's template, with its tag-patching regexes remembered per part source."""
+
+    def __init__(self, source, env: ReportEnvironment) -> None:
+        super().__init__(source)
+        self._env = env
+
+    def patch_xml(self, src_xml: str) -> str:
+        return self._env.memoize("patched", src_xml, super().patch_xml)
+
+
 def render_docx(template: bytes, data: dict[str, Any], *, timeout: float | None = None,
-                max_output: int | None = None) -> bytes:
+                max_output: int | None = None, env: ReportEnvironment | None = None) -> bytes:
     """Fill ``template`` with ``data`` and return the .docx bytes.
 
     Args:
@@ -33,20 +45,22 @@ def render_docx(template: bytes, data: dict[str, Any], *, timeout: float | None 
         data: request JSON; typed values ($image, $rich, ...) are converted here.
         timeout: CPU seconds the fill may take (main thread only; elsewhere unbounded).
         max_output: largest .docx accepted, in bytes.
+        env: a long-lived environment whose caches make repeat renders of a template cheap.
 
     Raises:
         TemplateError: Jinja syntax/runtime error; UnsafeTemplate: sandbox violation;
         InvalidData: a malformed typed value; RenderLimitExceeded: time or size limit.
     """
+    env = env or make_environment()
     try:
-        tpl = DocxTemplate(io.BytesIO(template))
+        tpl = _Template(io.BytesIO(template), env)
         tpl.get_docx()  # opens the package now, so a broken file fails here with a clear message
     except (zipfile.BadZipFile, KeyError, ValueError) as exc:
         raise TemplateError(f"the template is not a readable .docx: {exc}") from exc
     with _cpu_time_limit(timeout):
         context = to_context(data, tpl)
         try:
-            tpl.render(context, jinja_env=make_environment(), autoescape=True)
+            tpl.render(context, jinja_env=env, autoescape=True)
         except SecurityError as exc:
             raise UnsafeTemplate(f"unsafe template: {exc}", errors=[{"message": str(exc)}]) from exc
         except TemplateSyntaxError as exc:

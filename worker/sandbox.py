@@ -7,8 +7,12 @@ from outside (uploaded .docx, rules.json), and docxtpl's default environment let
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
+from jinja2 import Template
 from jinja2.sandbox import SandboxedEnvironment
 
 from . import filters
@@ -19,8 +23,42 @@ def _finalize(value: Any) -> Any:
     return "" if value is None else value
 
 
-def make_environment() -> SandboxedEnvironment:
+CACHE_ENTRIES = 256
+"""Compiled template parts (and patched XML) a worker keeps, least recently used dropped first."""
+
+
+class ReportEnvironment(SandboxedEnvironment):
+    """The sandbox, plus a cache of compiled parts keyed by their source.
+
+    A template version's XML is the same on every render, and compiling it is ~70 % of docxtpl's
+    render time for the 8-page flagship report (measured: ~400 of ~550 ms). A worker keeps one
+    environment, so each template part is compiled once per process.
+    """
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._memo: OrderedDict[tuple[str, bytes], Any] = OrderedDict()
+
+    def memoize(self, kind: str, source: str, compute: Callable[[str], Any]) -> Any:
+        """``compute(source)``, remembered under the hash of ``source``."""
+        key = (kind, hashlib.blake2b(source.encode("utf-8", "surrogatepass"), digest_size=20).digest())
+        if key in self._memo:
+            self._memo.move_to_end(key)
+            return self._memo[key]
+        value = compute(source)
+        self._memo[key] = value
+        if len(self._memo) > CACHE_ENTRIES:
+            self._memo.popitem(last=False)
+        return value
+
+    def from_string(self, source, globals=None, template_class=None) -> Template:  # noqa: A002
+        if globals or template_class or not isinstance(source, str):
+            return super().from_string(source, globals, template_class)
+        return self.memoize("compiled", source, super().from_string)
+
+
+def make_environment() -> ReportEnvironment:
     """A fresh sandboxed, autoescaping environment with the report filters registered."""
-    env = SandboxedEnvironment(autoescape=True, finalize=_finalize)
+    env = ReportEnvironment(autoescape=True, finalize=_finalize)
     env.filters.update(filters.FILTERS)
     return env

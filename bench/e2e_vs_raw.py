@@ -1,0 +1,133 @@
+"""End-to-end latency vs raw LibreOffice conversion, and throughput with 1 vs 2 workers.
+
+(a) POST /v1/renders?wait=60&download=pdf through the running service (HTTP → Redis → worker →
+    docxtpl → LibreOffice → Redis → HTTP), PDF bytes in hand;
+(b) the same rendered DOCX converted by a warm *stock* unoserver 3.7 (its own server and client),
+    with the same options (PDF, no index update);
+(c) for reference, the same DOCX through our own conversion endpoint (lo_server.py, hidden load).
+Prints medians of N runs and the ratio a/b; then the wall time of 20 concurrent jobs with 1 and
+2 worker processes and the speed-up. Usage: ``.venv/bin/python bench/e2e_vs_raw.py [--runs N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import unoserver
+from unoserver.client import UnoClient
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _stack import ROOT, Stack, free_port, http  # noqa: E402
+
+from worker.config import Settings  # noqa: E402
+from worker.libreoffice import Supervisor  # noqa: E402
+from worker.render import render_docx  # noqa: E402
+
+TEMPLATE = "gov-info-annual-report-2019"
+
+
+def timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def stock_unoserver() -> tuple[subprocess.Popen, int]:
+    """unoserver's own server under the system Python, on free loopback ports."""
+    port, uno_port = free_port(), free_port()
+    profile = Path(tempfile.mkdtemp(prefix="wenshu-bench-lo-"))
+    env = dict(os.environ, PYTHONPATH=str(Path(unoserver.__file__).resolve().parent.parent))
+    proc = subprocess.Popen(["/usr/bin/python3", "-m", "unoserver.server", "--interface", "127.0.0.1",
+                             "--port", str(port), "--uno-port", str(uno_port),
+                             "--user-installation", str(profile)], env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # unoserver's client retries every 10 s on a refused connection: wait for the port first.
+    for _ in range(600):
+        if proc.poll() is not None:
+            raise RuntimeError("stock unoserver exited")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return proc, port
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("stock unoserver did not start")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=12)
+    parser.add_argument("--jobs", type=int, default=20)
+    args = parser.parse_args()
+    folder = ROOT / "templates" / TEMPLATE
+    sample = json.loads((folder / "sample.json").read_text(encoding="utf-8"))
+    docx = render_docx((folder / "template.docx").read_bytes(), sample)
+
+    with Stack(workers=1) as stack:
+        request = {"template": TEMPLATE, "data": sample}
+        url = stack.url + "/v1/renders?wait=60&download=pdf"
+        status, pdf = http("POST", url, request)
+        assert status == 200 and pdf.startswith(b"%PDF"), (status, pdf[:300])
+        pages = subprocess.run(["pdfinfo", "-"], input=pdf, capture_output=True, text=False).stdout.decode()
+        pages = next((line.split()[-1] for line in pages.splitlines() if line.startswith("Pages")), "?")
+        for _ in range(2):
+            http("POST", url, request)
+        e2e = [timed(lambda: http("POST", url, request)) for _ in range(args.runs)]
+
+        proc, port = stock_unoserver()
+        try:
+            client = UnoClient(port=str(port))
+            for _ in range(2):
+                client.convert(indata=docx, convert_to="pdf", update_index=False)
+            raw = [timed(lambda: client.convert(indata=docx, convert_to="pdf", update_index=False))
+                   for _ in range(args.runs)]
+        finally:
+            Stack.stop_proc(proc)
+
+        ours = Supervisor(Settings())
+        try:
+            for _ in range(2):
+                ours.convert(docx, "pdf")
+            hidden = [timed(lambda: ours.convert(docx, "pdf")) for _ in range(args.runs)]
+        finally:
+            ours.stop()
+
+        a, b, c = (statistics.median(x) for x in (e2e, raw, hidden))
+        print(f"document: {TEMPLATE} sample, {pages} pages, DOCX {len(docx)} bytes, PDF {len(pdf)} bytes")
+        print(f"(a) end-to-end POST→PDF via service, median of {args.runs}: {a * 1000:.0f} ms")
+        print(f"(b) stock unoserver 3.7 warm conversion, median of {args.runs}: {b * 1000:.0f} ms")
+        print(f"(c) our hidden-load endpoint, median of {args.runs}: {c * 1000:.0f} ms")
+        print(f"ratio a/b = {a / b:.2f}   (target ≤ 1.10)   a/c = {a / c:.2f}")
+
+        walls = {}
+        for n in (1, 2):
+            stack.start_workers(n)
+            stack.wait_ready()
+            walls[n] = throughput(stack, request, args.jobs)
+            print(f"{args.jobs} jobs with {n} worker(s): {walls[n]:.2f} s  ({args.jobs / walls[n]:.2f} jobs/s)")
+        print(f"speed-up 2 workers vs 1: {walls[1] / walls[2]:.2f}×   (target ≥ 1.7)")
+
+
+def throughput(stack: Stack, request: dict, jobs: int) -> float:
+    """Wall time from submitting ``jobs`` renders at once until the last one finished."""
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        results = list(pool.map(lambda _: http("POST", stack.url + "/v1/renders?wait=60", request),
+                                range(jobs)))
+    wall = time.perf_counter() - t0
+    statuses = [json.loads(body)["status"] for _, body in results]
+    assert statuses.count("finished") == jobs, statuses
+    return wall
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,201 @@
+"""Job-end callbacks: a receiver on loopback gets the signed job document, retried until it answers.
+
+A real ``http.server`` receiver runs in a thread on 127.0.0.1; real ``wenshu worker`` processes
+(started with ``WENSHU_WEBHOOK_ALLOW_PRIVATE=1`` so loopback is allowed) deliver to it. They use
+their own queue and key prefix, so the session's workers (which refuse private addresses) never
+take these jobs. The refusals go through the API with default settings and send no traffic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import io
+import json
+import queue
+import threading
+import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from conftest import start_workers, stop_process_tree
+from docx import Document
+
+pytestmark = pytest.mark.e2e
+
+SECRET = "s3cret"
+DELIVERY_WAIT_SECONDS = 90
+"""Seconds a test waits for a callback (render + convert + up to 2.5 s of retry backoff)."""
+
+
+class Receiver:
+    """A loopback HTTP endpoint that records every POST and answers from a script of statuses."""
+
+    def __init__(self) -> None:
+        self.received: queue.Queue[tuple[dict[str, str], bytes, int]] = queue.Queue()
+        self.script: list[int] = []
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's naming
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with receiver.lock:
+                    status = receiver.script.pop(0) if receiver.script else 200
+                receiver.received.put(({k.lower(): v for k, v in self.headers.items()}, body, status))
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def url(self, path: str = "/hook") -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+
+    def answer(self, *statuses: int) -> None:
+        """Answer the next requests with these statuses (200 once they run out)."""
+        with self.lock:
+            self.script = list(statuses)
+
+    def next(self, timeout: float = DELIVERY_WAIT_SECONDS) -> tuple[dict[str, str], bytes, int]:
+        return self.received.get(timeout=timeout)
+
+
+@pytest.fixture()
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    r.thread.start()
+    yield r
+    r.server.shutdown()
+    r.server.server_close()
+
+
+@pytest.fixture(scope="module")
+def hook_settings(settings):
+    return settings.with_(queue_name=f"wenshu-webhooks-{uuid.uuid4().hex[:6]}", key_prefix="wenshu-webhooks",
+                          webhook_allow_private=True, webhook_secret=SECRET)
+
+
+@pytest.fixture(scope="module")
+def hook_workers(hook_settings):
+    proc = start_workers(hook_settings, 1, WENSHU_WEBHOOK_ALLOW_PRIVATE="1", WENSHU_WEBHOOK_SECRET=SECRET)
+    yield proc
+    stop_process_tree(proc)
+
+
+@pytest.fixture(scope="module")
+def hook_client(hook_settings, hook_workers):
+    from service.app import create_app
+
+    return create_app(hook_settings).test_client()
+
+
+def invoice_sample(client) -> dict:
+    response = client.get("/v1/templates/invoice/sample")
+    assert response.status_code == 200
+    return response.get_json()
+
+
+def signature_of(body: bytes) -> str:
+    return "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+
+
+def docx_with(text: str) -> bytes:
+    document = Document()
+    document.add_paragraph(text)
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+def test_finished_job_posts_its_signed_document_to_the_callback(hook_client, receiver):
+    response = hook_client.post("/v1/renders", json={"template": "invoice", "data": invoice_sample(hook_client),
+                                                     "formats": ["pdf", "docx"],
+                                                     "callback_url": receiver.url("/hook?order=42")})
+    assert response.status_code == 202, response.get_json()
+    job_id = response.get_json()["id"]
+
+    headers, body, _ = receiver.next()
+    doc = json.loads(body)
+    assert doc["id"] == job_id and doc["status"] == "finished"
+    assert sorted(f["format"] for f in doc["files"]) == ["docx", "pdf"]
+    assert all(f["size"] > 0 and f["url"].startswith(f"/v1/renders/{job_id}/files/") for f in doc["files"])
+    assert headers["x-wenshu-signature"] == signature_of(body)
+    assert headers["content-type"] == "application/json"
+    # What the receiver got is what the API reports for that job.
+    assert hook_client.get(f"/v1/renders/{job_id}").get_json() == doc
+
+
+def test_signature_covers_the_exact_body(hook_client, receiver):
+    hook_client.post("/v1/renders", json={"template": "invoice", "data": invoice_sample(hook_client),
+                                          "callback_url": receiver.url()})
+    headers, body, _ = receiver.next()
+    tampered = body.replace(b'"finished"', b'"failed"')
+    assert tampered != body
+    assert headers["x-wenshu-signature"] == signature_of(body) != signature_of(tampered)
+    assert headers["x-wenshu-signature"] != "sha256=" + hmac.new(b"other", body, hashlib.sha256).hexdigest()
+
+
+def test_callback_answering_500_is_retried_until_it_accepts(hook_client, receiver):
+    receiver.answer(500, 500, 200)
+    response = hook_client.post("/v1/renders", json={"template": "invoice", "data": invoice_sample(hook_client),
+                                                     "callback_url": receiver.url()})
+    job_id = response.get_json()["id"]
+
+    deliveries = [receiver.next() for _ in range(3)]
+    assert [status for _, _, status in deliveries] == [500, 500, 200]
+    bodies = {body for _, body, _ in deliveries}
+    assert len(bodies) == 1, "every retry carries the same document"
+    body = bodies.pop()
+    assert json.loads(body)["id"] == job_id and json.loads(body)["status"] == "finished"
+    assert all(headers["x-wenshu-signature"] == signature_of(body) for headers, _, _ in deliveries)
+    # Accepted: no further attempt (the next backoff would have been 8 s).
+    with pytest.raises(queue.Empty):
+        receiver.next(timeout=10)
+
+
+def test_failed_job_also_calls_back_with_its_error(hook_client, receiver):
+    parts = {"template": (io.BytesIO(docx_with("{{ x|no_such_filter }}")), "t.docx"), "data": "{}",
+             "options": json.dumps({"callback_url": receiver.url()})}
+    response = hook_client.post("/v1/renders", data=parts, content_type="multipart/form-data")
+    assert response.status_code == 202, response.get_json()
+    job_id = response.get_json()["id"]
+
+    headers, body, _ = receiver.next()
+    doc = json.loads(body)
+    assert doc["id"] == job_id and doc["status"] == "failed" and doc["files"] == []
+    assert "no_such_filter" in doc["error"]["detail"]
+    assert headers["x-wenshu-signature"] == signature_of(body)
+    assert headers.get("x-wenshu-event") == "render.failed"
+
+
+# --- refusals with default settings (no WENSHU_WEBHOOK_ALLOW_PRIVATE): no request is ever sent ---
+
+@pytest.mark.parametrize("url", [
+    "http://127.0.0.1:9/hook",
+    "http://10.0.0.7/hook",
+    "http://169.254.169.254/latest/meta-data/",
+    "http://localhost:8080/hook",
+    "http://[::1]/hook",
+    "http://192.168.1.20/hook",
+    "ftp://example.com/hook",
+    "file:///etc/passwd",
+    "http:///no-host",
+], ids=["loopback", "private-10", "link-local-metadata", "localhost", "ipv6-loopback", "private-192",
+        "ftp", "file", "no-host"])
+def test_callback_url_to_a_private_address_or_other_scheme_is_refused(app, url):
+    client = app.test_client()
+    before = app.extensions["wenshu"].queue.count
+    response = client.post("/v1/renders", json={"template": "invoice", "data": invoice_sample(client),
+                                                "callback_url": url})
+    assert response.status_code == 422, response.get_json()
+    assert response.mimetype == "application/problem+json"
+    problem = response.get_json()
+    assert problem["status"] == 422
+    assert [e["path"] for e in problem["errors"]] == ["/callback_url"]
+    assert app.extensions["wenshu"].queue.count <= before, "a refused render must not be queued"
