@@ -150,7 +150,8 @@ def test_template_uploaded_to_the_api_is_rendered_by_a_worker_that_never_saw_it(
     assert b_worker.successful_job_count == 0
 
     render = {"template": name, "data": {"greeting": "你好"}, "formats": ["pdf"]}
-    status, answer, _ = http("POST", f"{url}/v1/renders?wait=60", json.dumps(render).encode(), "application/json")
+    status, answer, _ = http("POST", f"{url}/v1/renders?wait=60", json.dumps(render).encode(),
+                             "application/json")
     doc = json.loads(answer)
     assert status == 200 and doc["status"] == "finished", doc
     assert doc["template"] == {"name": name, "version": version}

@@ -114,9 +114,9 @@ def docx_with(text: str) -> bytes:
 
 
 def test_finished_job_posts_its_signed_document_to_the_callback(hook_client, receiver):
-    response = hook_client.post("/v1/renders", json={"template": "invoice", "data": invoice_sample(hook_client),
-                                                     "formats": ["pdf", "docx"],
-                                                     "callback_url": receiver.url("/hook?order=42")})
+    body = {"template": "invoice", "data": invoice_sample(hook_client), "formats": ["pdf", "docx"],
+            "callback_url": receiver.url("/hook?order=42")}
+    response = hook_client.post("/v1/renders", json=body)
     assert response.status_code == 202, response.get_json()
     job_id = response.get_json()["id"]
 
@@ -143,8 +143,8 @@ def test_signature_covers_the_exact_body(hook_client, receiver):
 
 def test_callback_answering_500_is_retried_until_it_accepts(hook_client, receiver):
     receiver.answer(500, 500, 200)
-    response = hook_client.post("/v1/renders", json={"template": "invoice", "data": invoice_sample(hook_client),
-                                                     "callback_url": receiver.url()})
+    body = {"template": "invoice", "data": invoice_sample(hook_client), "callback_url": receiver.url()}
+    response = hook_client.post("/v1/renders", json=body)
     job_id = response.get_json()["id"]
 
     deliveries = [receiver.next() for _ in range(3)]

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from urllib.parse import quote
 
 from redis import Redis
+from rq import get_current_job
 
 from .config import Settings
 from .errors import Gone, WenshuError
@@ -35,8 +36,19 @@ MIME_TYPES = {
 
 
 def render_job(payload: dict[str, Any]) -> None:
-    """RQ entry point: run one render in this worker process's engine."""
-    Engine.current().run(payload)
+    """RQ entry point: run one render in this worker process's engine.
+
+    An unexpected exception (a bug, Redis gone mid-job) goes back to RQ, which retries the job
+    once; on the last attempt the job document is failed first, so it never hangs in ``started``.
+    """
+    engine = Engine.current()
+    try:
+        engine.run(payload)
+    except Exception:
+        job = get_current_job()
+        if job is None or not job.retries_left:
+            engine.fail_unexpectedly(payload)
+        raise
 
 
 def _ms_between(start: str, end: str) -> int:
@@ -111,6 +123,16 @@ class Engine:
     def _callback(self, payload: dict, doc: dict | None) -> None:
         if payload.get("callback_url") and doc is not None:
             deliver_in_background(payload["callback_url"], doc, self.settings)
+
+    def fail_unexpectedly(self, payload: dict[str, Any]) -> None:
+        """Fail the job document after an error that is not the user's (best effort)."""
+        error = WenshuError("the render failed on an internal error; it has been logged").to_problem()
+        try:
+            doc = self.jobs.update(payload["id"], status="failed", error=error, finished_at=now_iso())
+            self._callback(payload, doc)
+            self.metrics.job_finished("failed", {})
+        except Exception:  # noqa: BLE001 - Redis itself may be what failed
+            log.exception("could not record the failure of job %s", payload["id"])
 
     def _fail(self, job_id: str, doc: dict, started: str, exc: WenshuError, payload: dict) -> None:
         finished = now_iso()

@@ -216,6 +216,10 @@ class Supervisor:
                 f"LibreOffice did not finish converting to {fmt} within {timeout:g} s "
                 "(WENSHU_CONVERT_TIMEOUT); the instance was restarted") from exc
         except xmlrpc.client.Fault as fault:
+            # A killed soffice.bin reaches us as a Fault (the UNO bridge is disposed) before our
+            # server notices and exits: only an instance that still answers blames the document.
+            if not self.process.healthy():
+                raise _InstanceDied(f"LibreOffice stopped answering: {_fault_message(fault)}") from fault
             self.conversions += 1
             raise ConversionFailed(f"LibreOffice could not convert the document to {fmt}: "
                                    f"{_fault_message(fault)}") from fault

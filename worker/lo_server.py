@@ -33,6 +33,8 @@ CONNECT_POLL_SECONDS = 0.05
 """Seconds between attempts to reach a starting soffice over UNO."""
 CONNECT_DEADLINE_SECONDS = 60.0
 """Seconds a cold soffice may take to accept UNO connections."""
+PARENT_POLL_SECONDS = 1.0
+"""Seconds between checks that the worker that started us is still alive."""
 
 
 class HiddenLoadingDesktop:
@@ -105,6 +107,17 @@ def serve(port: int, conv, soffice: subprocess.Popen) -> None:
     server.serve_forever()
 
 
+def watch_parent(parent_pid: int, stop) -> None:
+    """Stop soffice and exit when the worker that started us is gone.
+
+    We run in a session of our own (so one killpg stops soffice with us), which also means a
+    ``kill -9`` of the worker reaches neither us nor soffice: without this, they would live on.
+    """
+    while os.getppid() == parent_pid:
+        time.sleep(PARENT_POLL_SECONDS)
+    stop()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--soffice", default="soffice")
@@ -126,6 +139,7 @@ def main(argv: list[str] | None = None) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    threading.Thread(target=watch_parent, args=(os.getppid(), lambda: stop(None, None)), daemon=True).start()
     conv = connect(args.uno_port, soffice, args.temp_dir)
     serve(args.port, conv, soffice)
 

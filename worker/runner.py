@@ -4,6 +4,12 @@ We use RQ's ``SimpleWorker`` (no fork per job) because the LibreOffice instance,
 count and its restarts belong to the process and must survive from one job to the next.
 ``run_pool`` starts N such processes and restarts any that die (a crash, a kill -9), so the
 configured concurrency holds; SIGTERM/SIGINT are passed on and each worker finishes its job.
+
+No job is lost when a worker process dies mid-job: RQ only treats a started job as abandoned
+once its execution's heartbeat expires (for a ``SimpleWorker`` that is the job timeout + 60 s,
+found by a maintenance pass that runs every 10 minutes). ``run_pool`` saw the child die, so it
+hands that child's started jobs to RQ's abandoned-job handling at once (:func:`recover_jobs`):
+retried if they have retries left, otherwise failed with a reason on the job document.
 """
 
 from __future__ import annotations
@@ -14,14 +20,19 @@ import signal
 import subprocess
 import sys
 import threading
+import uuid
 
 from redis import Redis
 from rq import Queue
+from rq.executions import WORKER_EXECUTIONS_KEY_TEMPLATE
+from rq.job import Job
+from rq.registry import StartedJobRegistry
 from rq.worker import SimpleWorker
 
 from .config import Settings
+from .errors import ConversionFailed
 from .jobs import Engine
-from .store import Keys
+from .store import JobStore, Keys, now_iso
 
 log = logging.getLogger("wenshu.worker")
 
@@ -29,6 +40,14 @@ ALIVE_TTL_SECONDS = 15
 """Seconds a worker's "LibreOffice alive" mark lives unless refreshed (readiness)."""
 ALIVE_REFRESH_SECONDS = 5
 """Seconds between refreshes of that mark."""
+PARENT_POLL_SECONDS = 1.0
+"""Seconds between checks that the pool that started this worker is still alive."""
+POOL_POLL_SECONDS = 0.5
+"""Seconds between the pool's checks for dead worker processes."""
+NAME_ENV = "WENSHU_WORKER_NAME"
+"""Environment variable through which the pool names each worker (to recover its jobs if it dies)."""
+POOL_PID_ENV = "WENSHU_POOL_PID"
+"""Environment variable with the pool's pid: a worker whose pool is gone stops itself."""
 
 
 def alive_key(keys: Keys, worker_name: str) -> str:
@@ -60,38 +79,100 @@ def _mark_alive(engine: Engine, redis: Redis, name: str, stop: threading.Event) 
         pass
 
 
+def _watch_pool(pool_pid: int, stop: threading.Event) -> None:
+    """Stop this worker (warm: the current job finishes) when the pool that started it is gone.
+
+    A ``kill -9`` of ``wenshu worker`` must not leave orphaned workers and LibreOffices behind.
+    """
+    while not stop.wait(PARENT_POLL_SECONDS):
+        if os.getppid() != pool_pid:
+            log.warning("worker pool (pid %d) is gone; stopping", pool_pid)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+
+
+def _exit_on_signal(signum, frame):
+    # Until RQ installs its handlers: a SIGTERM during LibreOffice start-up still runs `finally`.
+    raise SystemExit(0)
+
+
 def run_one(settings: Settings) -> None:
     """Run one worker process until told to stop."""
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    signal.signal(signal.SIGINT, _exit_on_signal)
     redis = Redis.from_url(settings.redis_url)
     engine = Engine(settings, redis)
     engine.install()
-    engine.pipeline.supervisor.start()  # warm before the first job; readiness depends on it
-    queue = Queue(settings.queue_name, connection=redis)
-    worker = WenshuWorker([queue], connection=redis, engine=engine)
     stop = threading.Event()
-    beat = threading.Thread(target=_mark_alive, args=(engine, redis, worker.name, stop), daemon=True)
-    beat.start()
     try:
+        engine.pipeline.supervisor.start()  # warm before the first job; readiness depends on it
+        queue = Queue(settings.queue_name, connection=redis)
+        worker = WenshuWorker([queue], connection=redis, engine=engine, name=os.environ.get(NAME_ENV) or None)
+        threading.Thread(target=_mark_alive, args=(engine, redis, worker.name, stop), daemon=True).start()
+        if os.environ.get(POOL_PID_ENV, "").isdigit():
+            threading.Thread(target=_watch_pool, args=(int(os.environ[POOL_PID_ENV]), stop), daemon=True).start()
         worker.work(with_scheduler=False, logging_level=settings.log_level)
     finally:
         stop.set()
-        beat.join(2)
         engine.pipeline.stop()
 
 
+def recover_jobs(redis: Redis, settings: Settings, worker_name: str) -> list[str]:
+    """Hand the started jobs of a worker known to be dead to RQ's abandoned-job handling now.
+
+    RQ retries each one that has retries left (``Retry(max=1)`` at enqueue) and fails the rest;
+    a failed one's job document says why, so a document that kills its worker every time ends
+    failed after two attempts instead of looping or hanging in ``started``.
+
+    Returns:
+        The ids of the jobs recovered.
+    """
+    registry = StartedJobRegistry(settings.queue_name, connection=redis)
+    entries = [e.decode() for e in redis.smembers(WORKER_EXECUTIONS_KEY_TEMPLATE.format(worker_name))]
+    if not entries:
+        return []
+    # Expire just these executions; cleanup() handles every execution expired before now.
+    redis.zadd(registry.key, dict.fromkeys(entries, 0), xx=True)
+    registry.cleanup()
+    job_ids = [entry.split(":", 1)[0] for entry in entries]
+    store = JobStore(redis, Keys(settings.key_prefix), settings.result_ttl)
+    for job_id in job_ids:
+        try:
+            status = Job.fetch(job_id, connection=redis).get_status()
+        except Exception:  # noqa: BLE001 - the RQ job may be gone (deleted render)
+            status = None
+        log.warning("recovered job %s of dead worker %s: %s", job_id, worker_name, status)
+        doc = store.get(job_id)
+        if status == "failed" and doc is not None and doc.get("status") == "started":
+            error = ConversionFailed(
+                "the worker process died twice while rendering this job (killed, or out of memory); "
+                "it was not retried again").to_problem()
+            store.update(job_id, status="failed", error=error, finished_at=now_iso())
+    return job_ids
+
+
 def run_pool(settings: Settings, processes: int) -> int:
-    """Start ``processes`` workers, restart any that die, stop them all on SIGTERM/SIGINT."""
+    """Start ``processes`` workers, restart any that die, stop them all on SIGTERM/SIGINT.
+
+    The first SIGTERM/SIGINT is a warm shutdown: each worker finishes the job it has, stops its
+    LibreOffice and exits; the pool waits for them. A second one, a second later or more, is
+    passed on too and is RQ's cold shutdown (RQ ignores the duplicate a process group signal and
+    our forwarding deliver together).
+    """
     stopping = threading.Event()
-    children: dict[int, subprocess.Popen] = {}
+    children: dict[int, tuple[subprocess.Popen, str]] = {}
     cmd = [sys.executable, "-m", "worker.runner"]
+    redis = Redis.from_url(settings.redis_url)
 
     def spawn(slot: int) -> None:
-        children[slot] = subprocess.Popen(cmd)
-        log.info("worker %d started (pid %d)", slot, children[slot].pid)
+        name = f"wenshu-{uuid.uuid4().hex}"
+        env = dict(os.environ, **{NAME_ENV: name, POOL_PID_ENV: str(os.getpid())})
+        children[slot] = (subprocess.Popen(cmd, env=env), name)
+        log.info("worker %d started (pid %d, %s)", slot, children[slot][0].pid, name)
 
     def forward(signum, frame):
         stopping.set()
-        for child in children.values():
+        for child, _ in children.values():
             if child.poll() is None:
                 child.send_signal(signum)
 
@@ -100,16 +181,23 @@ def run_pool(settings: Settings, processes: int) -> int:
     for slot in range(processes):
         spawn(slot)
     while not stopping.is_set():
-        for slot, child in list(children.items()):
+        for slot, (child, name) in list(children.items()):
             if child.poll() is not None and not stopping.is_set():
                 log.warning("worker %d (pid %d) exited with %s; restarting", slot, child.pid, child.returncode)
+                try:
+                    recover_jobs(redis, settings, name)
+                except Exception:  # noqa: BLE001 - Redis down: RQ's own cleanup finds them later
+                    log.exception("could not recover the jobs of worker %s", name)
                 spawn(slot)
-        stopping.wait(0.5)
-    for child in children.values():
+        stopping.wait(POOL_POLL_SECONDS)
+    # A job may take its render time plus two conversions (one retry on a fresh instance).
+    grace = settings.render_timeout + 2 * settings.convert_timeout + 30
+    for child, _ in children.values():
         try:
-            child.wait(settings.convert_timeout + 30)
+            child.wait(grace)
         except subprocess.TimeoutExpired:
             child.kill()
+            child.wait()
     return 0
 
 
