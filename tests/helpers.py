@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import re
 import socket
 import subprocess
+
+from docx import Document
 
 
 def pdf_text(pdf: bytes) -> str:
@@ -31,3 +34,13 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def docx_with(*paragraphs: str) -> bytes:
+    """A .docx whose body holds one paragraph per string."""
+    document = Document()
+    for text in paragraphs:
+        document.add_paragraph(text)
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()

@@ -10,8 +10,7 @@ import json
 import re
 
 import pytest
-from docx import Document
-from helpers import free_port
+from helpers import docx_with, free_port
 
 from service.app import OPEN_PATHS, create_app
 from service.validation import RENDER_REQUEST_SCHEMA
@@ -24,14 +23,6 @@ NOPE = "no-such-report"
 LINT = "/v1/templates/lint"
 
 
-def docx_with(*paragraphs: str) -> bytes:
-    """A .docx whose body holds one paragraph per string."""
-    document = Document()
-    for text in paragraphs:
-        document.add_paragraph(text)
-    out = io.BytesIO()
-    document.save(out)
-    return out.getvalue()
 
 
 def assert_problem(response, status: int) -> dict:

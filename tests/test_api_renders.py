@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import pytest
 from docx import Document
-from helpers import pdf_text, squash
+from helpers import docx_with, pdf_text, squash
 from jsonschema import Draft202012Validator
 from redis import Redis
 from referencing import Registry
@@ -26,14 +26,6 @@ pytestmark = pytest.mark.e2e
 GOV = "gov-info-annual-report-2019"
 
 
-def docx_with(*paragraphs: str) -> bytes:
-    """A .docx whose body holds one paragraph per string."""
-    document = Document()
-    for text in paragraphs:
-        document.add_paragraph(text)
-    out = io.BytesIO()
-    document.save(out)
-    return out.getvalue()
 
 
 def invoice_sample(client) -> dict:
