@@ -82,6 +82,8 @@ def main() -> None:
         for _ in range(2):
             http("POST", url, request)
         e2e = [timed(lambda: http("POST", url, request)) for _ in range(args.runs)]
+        stages = [json.loads(http("POST", stack.url + "/v1/renders?wait=60", request)[1])["timings_ms"]
+                  for _ in range(5)]
 
         proc, port = stock_unoserver()
         try:
@@ -107,6 +109,8 @@ def main() -> None:
         print(f"(b) stock unoserver 3.7 warm conversion, median of {args.runs}: {b * 1000:.0f} ms")
         print(f"(c) our hidden-load endpoint, median of {args.runs}: {c * 1000:.0f} ms")
         print(f"ratio a/b = {a / b:.2f}   (target ≤ 1.10)   a/c = {a / c:.2f}")
+        print("job stages, median of 5 (ms): " + ", ".join(
+            f"{k} {statistics.median(s[k] for s in stages):.0f}" for k in ("queued", "render", "convert", "total")))
 
         walls = {}
         for n in (1, 2):

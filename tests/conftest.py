@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import free_port
 from redis import Redis
 
+from helpers import free_port
 from worker.config import PROJECT_ROOT, Settings
 from worker.pipeline import Pipeline
 

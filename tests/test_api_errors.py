@@ -10,8 +10,8 @@ import json
 import re
 
 import pytest
-from helpers import docx_with, free_port
 
+from helpers import docx_with, free_port
 from service.app import OPEN_PATHS, create_app
 from service.validation import RENDER_REQUEST_SCHEMA
 from worker.config import PROJECT_ROOT, Settings

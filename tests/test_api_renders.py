@@ -15,11 +15,12 @@ from urllib.parse import quote
 
 import pytest
 from docx import Document
-from helpers import docx_with, pdf_text, squash
 from jsonschema import Draft202012Validator
 from redis import Redis
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
+
+from helpers import docx_with, pdf_text, squash
 
 pytestmark = pytest.mark.e2e
 

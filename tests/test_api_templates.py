@@ -10,8 +10,8 @@ import uuid
 import pytest
 from docx import Document
 from docx.opc.constants import RELATIONSHIP_TYPE as RT
-from helpers import pdf_text, squash
 
+from helpers import pdf_text, squash
 from worker.config import PROJECT_ROOT
 
 TEMPLATES_DIR = PROJECT_ROOT / "templates"

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import docx
 import pytest
-from helpers import pdf_text, squash
 
+from helpers import pdf_text, squash
 from worker.config import PROJECT_ROOT
 
 pytestmark = pytest.mark.e2e

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from docx import Document
+
 from helpers import pdf_text, squash
 
 pytestmark = pytest.mark.e2e

@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from helpers import pdf_image_count, pdf_text, squash
 
 pytestmark = pytest.mark.e2e

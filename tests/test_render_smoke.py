@@ -1,6 +1,7 @@
 """The first thing an integrator does: POST data, wait, get a PDF that holds the data."""
 
 import pytest
+
 from helpers import pdf_text, squash
 
 pytestmark = pytest.mark.e2e

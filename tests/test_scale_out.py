@@ -20,12 +20,12 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import start_redis, stop_process_tree
 from docx import Document
-from helpers import free_port, pdf_text, squash
 from redis import Redis
 from rq import Worker
 
+from conftest import start_redis, stop_process_tree
+from helpers import free_port, pdf_text, squash
 from worker.config import PROJECT_ROOT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

@@ -19,8 +19,9 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from conftest import start_workers, stop_process_tree
 from docx import Document
+
+from conftest import start_workers, stop_process_tree
 
 pytestmark = pytest.mark.e2e
 

@@ -8,11 +8,13 @@ from outside (uploaded .docx, rules.json), and docxtpl's default environment let
 from __future__ import annotations
 
 import hashlib
+import operator
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
 from jinja2 import Template
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
 from . import filters
@@ -25,6 +27,11 @@ def _finalize(value: Any) -> Any:
 
 CACHE_ENTRIES = 256
 """Compiled template parts (and patched XML) a worker keeps, least recently used dropped first."""
+MAX_REPEAT_LENGTH = 1_000_000
+"""Items (characters, list elements) ``text * n`` may produce: ``'x' * 10**9`` would otherwise
+allocate a gigabyte in one step, which the CPU-time limit cannot interrupt."""
+MAX_POWER_BITS = 4096
+"""Bits ``a ** b`` may produce: ``10 ** 10**8`` would otherwise run for minutes in one step."""
 
 
 class ReportEnvironment(SandboxedEnvironment):
@@ -34,6 +41,22 @@ class ReportEnvironment(SandboxedEnvironment):
     render time for the 8-page flagship report (measured: ~400 of ~550 ms). A worker keeps one
     environment, so each template part is compiled once per process.
     """
+
+    # Jinja's sandbox leaves `*` and `**` unbounded; intercepting them also stops constant folding.
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator_name: str, left: Any, right: Any) -> Any:
+        """``left <op> right`` for the intercepted operators, refusing results past the caps."""
+        if operator_name == "**":
+            if (isinstance(left, int) and isinstance(right, int) and right > 0
+                    and right * max(abs(left).bit_length() - 1, 1) > MAX_POWER_BITS and abs(left) > 1):
+                raise SecurityError(f"{left} ** {right} is larger than {MAX_POWER_BITS} bits")
+            return operator.pow(left, right)
+        for seq, times in ((left, right), (right, left)):
+            if isinstance(seq, str | list | tuple) and isinstance(times, int) and len(seq) * times > MAX_REPEAT_LENGTH:
+                raise SecurityError(f"repeating {len(seq)} items {times} times is over the "
+                                    f"{MAX_REPEAT_LENGTH}-item limit")
+        return operator.mul(left, right)
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)

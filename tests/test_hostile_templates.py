@@ -1,0 +1,150 @@
+"""Behind the upload checks, LibreOffice itself fetches nothing a template points at.
+
+``check_docx`` rejects external relationships at upload (tests/test_docx_safety.py). These tests
+hand such files straight to the converter, as if that check had a hole, and look at what comes
+out: the hardened profile (docker/libreoffice/registrymodifications.xcu) must read no local file
+and make no network request. The API part checks the same files are refused at the door.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import struct
+import threading
+import zipfile
+import zlib
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from docx import Document
+from docx.shared import Mm
+
+from helpers import pdf_image_count, pdf_text
+from worker.config import Settings
+from worker.pipeline import Pipeline
+
+pytestmark = pytest.mark.e2e
+
+
+
+def _png(width: int = 2, height: int = 2) -> bytes:
+    """A valid red RGB PNG (pdfimages and libpng read it without complaint)."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    raw = b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+PNG = _png()
+RELS = "word/_rels/document.xml.rels"
+
+
+def picture_docx(caption: str = "picture below") -> bytes:
+    """A document with one embedded picture (the control: it must show up in the PDF)."""
+    doc = Document()
+    doc.add_paragraph(caption)
+    doc.add_picture(io.BytesIO(PNG), width=Mm(30))
+    out = io.BytesIO()
+    doc.save(out)
+    return out.getvalue()
+
+
+def linked_picture_docx(target: str) -> bytes:
+    """The same document, its picture turned into a link to ``target`` (TargetMode="External")."""
+    src = zipfile.ZipFile(io.BytesIO(picture_docx("linked picture below")))
+    document = src.read("word/document.xml").decode()
+    rid = re.search(r'r:embed="(rId\d+)"', document).group(1)
+    document = document.replace(f'r:embed="{rid}"', 'r:link="rIdEvil"')
+    rels = src.read(RELS).decode().replace(
+        "</Relationships>",
+        '<Relationship Id="rIdEvil" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+        f'relationships/image" Target="{target}" TargetMode="External"/></Relationships>')
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = {"word/document.xml": document.encode(), RELS: rels.encode()}.get(
+                info.filename, src.read(info.filename))
+            dst.writestr(info.filename, data)
+    return out.getvalue()
+
+
+@pytest.fixture()
+def canary(tmp_path):
+    path = tmp_path / "wenshu-canary.png"
+    path.write_bytes(PNG)
+    assert str(path).startswith("/tmp/")
+    return path
+
+
+@pytest.fixture()
+def loopback_server():
+    """An HTTP server on 127.0.0.1 that records every request and serves the PNG."""
+    requests: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's naming
+            requests.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.end_headers()
+            self.wfile.write(PNG)
+
+        do_HEAD = do_GET  # noqa: N815
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1], requests
+    server.shutdown()
+    server.server_close()
+
+
+def test_embedded_picture_shows_in_pdf(pipeline, tmp_path):
+    # The control for the two tests below: pdfimages does see a picture LibreOffice drew.
+    pdf = pipeline.render(picture_docx(), {})["pdf"]
+    assert pdf_image_count(pdf, tmp_path) == 1
+
+
+def test_linked_local_file_image_is_not_read(pipeline, canary, tmp_path):
+    pdf = pipeline.render(linked_picture_docx(canary.as_uri()), {})["pdf"]
+    assert "linked picture below" in pdf_text(pdf)
+    assert pdf_image_count(pdf, tmp_path) == 0
+
+
+def test_linked_http_image_is_not_fetched(pipeline, loopback_server, tmp_path):
+    port, requests = loopback_server
+    pdf = pipeline.render(linked_picture_docx(f"http://127.0.0.1:{port}/x.png"), {})["pdf"]
+    assert "linked picture below" in pdf_text(pdf)
+    assert pdf_image_count(pdf, tmp_path) == 0
+    assert requests == []
+
+
+@pytest.mark.slow
+def test_unhardened_profile_would_read_the_linked_file(canary, tmp_path):
+    # Contrast: the same file through a LibreOffice with a default profile shows the canary, so
+    # the empty result above is the hardened profile's doing, not an accident of the document.
+    empty_seed = tmp_path / "empty-seed"
+    empty_seed.mkdir()
+    with Pipeline(Settings(env="test", lo_profile_seed=empty_seed)) as unhardened:
+        pdf = unhardened.render(linked_picture_docx(canary.as_uri()), {})["pdf"]
+    assert pdf_image_count(pdf, tmp_path) == 1
+
+
+@pytest.mark.parametrize("target", ["file:///tmp/wenshu-canary.png", "http://127.0.0.1:9/x.png"])
+def test_api_rejects_linked_image_naming_the_part(app, target):
+    client = app.test_client()
+    data = linked_picture_docx(target)
+    rendered = client.post("/v1/renders", data={"template": (io.BytesIO(data), "t.docx"), "data": "{}"},
+                           content_type="multipart/form-data")
+    uploaded = client.put("/v1/templates/hostile-linked-image", data={"file": (io.BytesIO(data), "t.docx")},
+                          content_type="multipart/form-data")
+    for r in (rendered, uploaded):
+        assert r.status_code == 422, r.get_json()
+        problem = r.get_json()
+        assert any(e.get("part") == RELS and target in e.get("message", "") for e in problem["errors"]), problem

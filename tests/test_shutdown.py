@@ -1,0 +1,121 @@
+"""Graceful shutdown: SIGTERM lets the work in hand finish, then everything exits.
+
+What a rolling deploy does: ``docker stop`` / Kubernetes send SIGTERM to the main process. A
+render in progress must finish, a client held by ``?wait=`` must get its answer, and no
+LibreOffice may be left behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import urllib.request
+
+import pytest
+from faultkit import (
+    alive,
+    descendants,
+    pid_running_job,
+    post_adhoc,
+    table_data,
+    table_template,
+    wait_status,
+    wait_until,
+)
+
+from conftest import start_redis, start_workers, stop_process_tree, worker_env
+from helpers import free_port, pdf_text, squash
+from service.app import create_app
+from worker.config import PROJECT_ROOT
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+ROWS = 1200
+"""A table LibreOffice needs a few seconds for: long enough to signal mid-conversion."""
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory, settings):
+    redis_proc, url = start_redis(tmp_path_factory.mktemp("shutdown-redis"))
+    yield settings.with_(redis_url=url, queue_name="shutdown", key_prefix="shutdown")
+    redis_proc.terminate()
+    redis_proc.wait(5)
+
+
+def test_sigterm_to_worker_finishes_the_running_job_then_exits_with_its_libreoffice(env):
+    pool = start_workers(env, 2)
+    try:
+        api = create_app(env).test_client()
+        job_id = post_adhoc(api, table_template(), table_data(ROWS, "sigterm")).get_json()["id"]
+        wait_status(api, job_id, ("started",), 60)
+        pid_running_job(env, job_id)
+        tree = descendants(pool.pid)
+        assert sum("soffice.bin" in args for args in tree.values()) == 2
+
+        os.kill(pool.pid, signal.SIGTERM)  # as `docker stop` does: the main process only
+        assert pool.wait(120) == 0
+
+        doc = wait_status(api, job_id, ("finished", "failed"), 5)
+        assert doc["status"] == "finished", doc
+        assert "r1199c1199" in squash(pdf_text(api.get(doc["files"][0]["url"]).data))
+        wait_until(lambda: not [p for p in tree if alive(p)], 15, "every worker and soffice process to exit")
+    finally:
+        stop_process_tree(pool)
+
+
+def test_sigterm_to_serve_answers_the_waiting_request_then_exits(env):
+    workers = start_workers(env, 1)
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--port", str(port)],
+                              env=worker_env(env), cwd=PROJECT_ROOT, start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        def healthy():
+            try:
+                return urllib.request.urlopen(f"{base}/healthz", timeout=2).status == 200
+            except OSError:
+                return False
+
+        wait_until(healthy, 30, "wenshu serve to answer /healthz")
+        sample = json.load(urllib.request.urlopen(f"{base}/v1/templates/invoice/sample", timeout=10))
+        body = json.dumps({"template": "invoice", "data": sample}).encode()
+        answer: dict = {}
+
+        def waiting_client():
+            request = urllib.request.Request(f"{base}/v1/renders?wait=60", data=body,
+                                             headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(request, timeout=90) as response:
+                answer["status"] = response.status
+                answer["doc"] = json.load(response)
+
+        client = threading.Thread(target=waiting_client)
+        api = create_app(env).test_client()
+        # Hold the queue's only worker with a slow job, so the waiting request is still in flight.
+        blocker = post_adhoc(api, table_template(), table_data(ROWS, "blocker")).get_json()["id"]
+        wait_status(api, blocker, ("started",), 60)
+        client.start()
+        wait_until(lambda: _queued(env) >= 1, 30,
+                   "the waiting request's job to be queued")
+
+        server.send_signal(signal.SIGTERM)
+        client.join(120)
+        assert not client.is_alive()
+        assert answer["status"] == 200
+        assert answer["doc"]["status"] == "finished", answer["doc"]
+        assert server.wait(30) == 0
+        assert not healthy()
+    finally:
+        stop_process_tree(server)
+        stop_process_tree(workers)
+
+
+def _queued(env) -> int:
+    from redis import Redis
+    from rq import Queue
+
+    return Queue(env.queue_name, connection=Redis.from_url(env.redis_url)).count
