@@ -80,6 +80,17 @@ def wait_workers(api: str, count: int) -> None:
     raise RuntimeError(f"/readyz never reported {count} workers")
 
 
+def rq_workers(redis: Redis, count: int) -> set[str]:
+    """Registered RQ worker names once there are ``count`` (RQ registers just after /readyz counts)."""
+    deadline = time.monotonic() + START_SECONDS
+    while time.monotonic() < deadline:
+        names = {w.name for w in Worker.all(connection=redis)}
+        if len(names) == count:
+            return names
+        time.sleep(0.1)
+    raise RuntimeError(f"RQ never listed {count} workers")
+
+
 def put_template(api: str, name: str, docx: bytes) -> dict:
     boundary = uuid.uuid4().hex
     body = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="t.docx"\r\n'
@@ -154,7 +165,7 @@ def main() -> int:
         group_a = Tree(root, "group-a", redis_url, "worker", "--processes", "1")
         trees.append(group_a)
         wait_workers(api, 1)
-        a_names = {w.name for w in Worker.all(connection=redis)}
+        a_names = rq_workers(redis, 1)
 
         token = uuid.uuid4().hex[:10]
         name = f"probe-{token}"
@@ -164,10 +175,11 @@ def main() -> int:
         group_b = Tree(root, "group-b", redis_url, "worker", "--processes", "1")
         trees.append(group_b)
         wait_workers(api, 2)
-        b_names = {w.name for w in Worker.all(connection=redis)} - a_names
+        b_names = rq_workers(redis, 2) - a_names
         group_a.stop()
         trees.remove(group_a)
         wait_workers(api, 1)
+        rq_workers(redis, 1)
         status, body = http("POST", f"{api}/v1/renders?wait=60",
                             {"template": name, "data": {"greeting": "hello"}, "formats": ["pdf"]})
         doc = json.loads(body)

@@ -90,6 +90,20 @@ def wait_for_workers(api: str, count: int, proc: subprocess.Popen | None = None)
     raise AssertionError(f"/readyz never reported {count} live workers")
 
 
+def rq_worker_names(redis: Redis, count: int) -> set[str]:
+    """Names of the registered RQ workers once there are ``count`` of them.
+
+    A worker marks its LibreOffice alive (what /readyz counts) just before RQ registers it.
+    """
+    deadline = time.monotonic() + START_SECONDS
+    while time.monotonic() < deadline:
+        names = {w.name for w in Worker.all(connection=redis)}
+        if len(names) == count:
+            return names
+        time.sleep(0.1)
+    raise AssertionError(f"RQ never listed {count} workers")
+
+
 @pytest.fixture()
 def cluster(tmp_path):
     """Redis + API + worker group A; yields a dict the test adds group B to. Stops every tree."""
@@ -132,20 +146,19 @@ def test_template_uploaded_to_the_api_is_rendered_by_a_worker_that_never_saw_it(
     assert status == 201, answer
     version = json.loads(answer)["version"]
 
-    a_names = {w.name for w in Worker.all(connection=redis)}
-    assert len(a_names) == 1
+    a_names = rq_worker_names(redis, 1)
 
     # Group B starts only now, in its own directory, knowing nothing but the Redis URL.
     b_home = cluster["tmp"] / "group-b"
     group_b = spawn(b_home, isolated(b_home, cluster["redis_url"]), "worker", "--processes", "1")
     cluster["procs"].append(group_b)
     wait_for_workers(url, 2, group_b)
-    b_names = {w.name for w in Worker.all(connection=redis)} - a_names
+    b_names = rq_worker_names(redis, 2) - a_names
     assert len(b_names) == 1
 
     stop_process_tree(cluster["a"])
     wait_for_workers(url, 1)
-    assert {w.name for w in Worker.all(connection=redis)} == b_names, "group A left, group B remains"
+    assert rq_worker_names(redis, 1) == b_names, "group A left, group B remains"
     b_worker = Worker.find_by_key(Worker.redis_worker_namespace_prefix + b_names.pop(), connection=redis)
     assert b_worker.successful_job_count == 0
 

@@ -36,6 +36,7 @@ class Receiver:
     def __init__(self) -> None:
         self.received: queue.Queue[tuple[dict[str, str], bytes, int]] = queue.Queue()
         self.script: list[int] = []
+        self.redirect_to = ""
         self.lock = threading.Lock()
         receiver = self
 
@@ -44,10 +45,16 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 with receiver.lock:
                     status = receiver.script.pop(0) if receiver.script else 200
-                receiver.received.put(({k.lower(): v for k, v in self.headers.items()}, body, status))
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                headers[":method"] = self.command
+                receiver.received.put((headers, body, status))
                 self.send_response(status)
+                if 300 <= status < 400:
+                    self.send_header("Location", receiver.redirect_to)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
+
+            do_GET = do_POST  # noqa: N815 - a followed redirect arrives as GET
 
             def log_message(self, *args):
                 pass
@@ -58,10 +65,11 @@ class Receiver:
     def url(self, path: str = "/hook") -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
 
-    def answer(self, *statuses: int) -> None:
-        """Answer the next requests with these statuses (200 once they run out)."""
+    def answer(self, *statuses: int, redirect_to: str = "") -> None:
+        """Answer the next requests with these statuses (200 once they run out); 3xx go to ``redirect_to``."""
         with self.lock:
             self.script = list(statuses)
+            self.redirect_to = redirect_to
 
     def next(self, timeout: float = DELIVERY_WAIT_SECONDS) -> tuple[dict[str, str], bytes, int]:
         return self.received.get(timeout=timeout)
@@ -158,6 +166,28 @@ def test_callback_answering_500_is_retried_until_it_accepts(hook_client, receive
     # Accepted: no further attempt (the next backoff would have been 8 s).
     with pytest.raises(queue.Empty):
         receiver.next(timeout=10)
+
+
+@pytest.fixture()
+def second_receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    r.thread.start()
+    yield r
+    r.server.shutdown()
+    r.server.server_close()
+
+
+def test_callback_redirect_is_not_followed(hook_client, receiver, second_receiver):
+    # A public URL answering 302 → http://169.254.169.254/… would otherwise reach past the SSRF
+    # check; here both ends are loopback, so a followed redirect would show up at the second one.
+    receiver.answer(302, 302, 302, 302, redirect_to=second_receiver.url("/internal"))
+    body = {"template": "invoice", "data": invoice_sample(hook_client), "callback_url": receiver.url()}
+    assert hook_client.post("/v1/renders", json=body).status_code == 202
+
+    headers, _, status = receiver.next()
+    assert (headers[":method"], status) == ("POST", 302)
+    with pytest.raises(queue.Empty):
+        second_receiver.next(timeout=3)  # a followed redirect arrives within milliseconds
 
 
 def test_failed_job_also_calls_back_with_its_error(hook_client, receiver):

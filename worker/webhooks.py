@@ -65,6 +65,17 @@ def sign(body: bytes, secret: str) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """Never follow a redirect: a public callback URL answering 302 to 169.254.169.254 or
+    10.x would otherwise turn the worker into a proxy past :func:`check_callback_url`."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None  # urllib then raises HTTPError for the 3xx: the attempt failed
+
+
+_opener = urllib.request.build_opener(_NoRedirects)
+
+
 def deliver(url: str, doc: dict[str, Any], settings: Settings) -> bool:
     """POST ``doc`` to ``url`` with retries and backoff; True when a 2xx came back."""
     body = json.dumps(doc, ensure_ascii=False).encode()
@@ -76,7 +87,7 @@ def deliver(url: str, doc: dict[str, Any], settings: Settings) -> bool:
         try:
             check_callback_url(url, settings)
             request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-            with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
+            with _opener.open(request, timeout=TIMEOUT_SECONDS) as response:
                 if 200 <= response.status < 300:
                     return True
         except Unprocessable as exc:
