@@ -41,8 +41,8 @@ class Stack:
         self.redis_port, self.api_port = free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.api_port}"
         self.env = dict(os.environ, REDIS_URL=f"redis://127.0.0.1:{self.redis_port}/0",
-                        WENSHU_PORT=str(self.api_port), WENSHU_LOG_LEVEL="WARNING", WENSHU_MAX_QUEUE="10000",
-                        **(extra_env or {}))
+                        WENSHU_PORT=str(self.api_port), WENSHU_LOG_LEVEL="WARNING", WENSHU_MAX_QUEUE="10000")
+        self.env.update(extra_env or {})
         self.procs: list[subprocess.Popen] = []
         self.worker_proc: subprocess.Popen | None = None
 

@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,14 +59,22 @@ class Registry:
         self.bundled_dir = bundled_dir
         self.bundled_names = {p.parent.name for p in bundled_dir.glob("*/template.docx")}
         self._seeded = False
+        self._seeding = threading.Lock()
 
     def ensure_bundled(self) -> None:
-        """Load every bundled template into Redis once per process (cheap when already there)."""
+        """Load every bundled template into Redis once per process (cheap when already there).
+
+        Lazy, so the API starts even while Redis is down; locked, so a burst of first requests
+        seeds once instead of each request checking and linting every bundled template.
+        """
         if self._seeded:
             return
-        for folder in sorted(self.bundled_dir.glob("*/template.docx")):
-            self._register_folder(folder.parent)
-        self._seeded = True
+        with self._seeding:
+            if self._seeded:
+                return
+            for folder in sorted(self.bundled_dir.glob("*/template.docx")):
+                self._register_folder(folder.parent)
+            self._seeded = True
 
     def _register_folder(self, folder: Path) -> None:
         def load(name: str, default: Any = None) -> Any:

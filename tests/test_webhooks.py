@@ -177,6 +177,16 @@ def second_receiver() -> Iterator[Receiver]:
     r.server.server_close()
 
 
+def test_callback_rejected_with_4xx_is_not_retried(hook_client, receiver):
+    receiver.answer(400, 200)
+    body = {"template": "invoice", "data": invoice_sample(hook_client), "callback_url": receiver.url()}
+    assert hook_client.post("/v1/renders", json=body).status_code == 202
+    _, _, status = receiver.next()
+    assert status == 400
+    with pytest.raises(queue.Empty):
+        receiver.next(timeout=3)  # a retry would come after 0.5 s
+
+
 def test_callback_redirect_is_not_followed(hook_client, receiver, second_receiver):
     # A public URL answering 302 → http://169.254.169.254/… would otherwise reach past the SSRF
     # check; here both ends are loopback, so a followed redirect would show up at the second one.

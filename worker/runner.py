@@ -62,17 +62,24 @@ class WenshuWorker(SimpleWorker):
         self.engine = engine
 
 
-def _mark_alive(engine: Engine, redis: Redis, name: str, stop: threading.Event) -> None:
-    """Tell the API (``/readyz``) that this worker has a live LibreOffice."""
-    key = alive_key(engine.keys, name)
+def _mark_alive(engine: Engine, redis: Redis, worker: WenshuWorker, stop: threading.Event) -> None:
+    """Tell the API (``/readyz``) that this worker has a live LibreOffice.
+
+    Marked only once RQ has registered the worker, so "ready" means a job sent now is taken.
+    Until the first mark, checks every 0.1 s; then refreshes every ALIVE_REFRESH_SECONDS.
+    """
+    key = alive_key(engine.keys, worker.name)
+    marked = False
     while not stop.is_set():
         process = engine.pipeline.supervisor.process
         try:
-            if process is not None and process.proc is not None and process.proc.poll() is None:
+            if (process is not None and process.proc is not None and process.proc.poll() is None
+                    and redis.exists(worker.key)):
                 redis.set(key, os.getpid(), ex=ALIVE_TTL_SECONDS)
+                marked = True
         except Exception:  # noqa: BLE001 - Redis may be restarting; try again next round
             pass
-        stop.wait(ALIVE_REFRESH_SECONDS)
+        stop.wait(ALIVE_REFRESH_SECONDS if marked else 0.1)
     try:
         redis.delete(key)
     except Exception:  # noqa: BLE001
@@ -108,7 +115,7 @@ def run_one(settings: Settings) -> None:
         engine.pipeline.supervisor.start()  # warm before the first job; readiness depends on it
         queue = Queue(settings.queue_name, connection=redis)
         worker = WenshuWorker([queue], connection=redis, engine=engine, name=os.environ.get(NAME_ENV) or None)
-        threading.Thread(target=_mark_alive, args=(engine, redis, worker.name, stop), daemon=True).start()
+        threading.Thread(target=_mark_alive, args=(engine, redis, worker, stop), daemon=True).start()
         if os.environ.get(POOL_PID_ENV, "").isdigit():
             threading.Thread(target=_watch_pool, args=(int(os.environ[POOL_PID_ENV]), stop), daemon=True).start()
         worker.work(with_scheduler=False, logging_level=settings.log_level)

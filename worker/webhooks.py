@@ -31,6 +31,8 @@ ATTEMPTS = 4
 """Deliveries tried per job end."""
 BACKOFF_SECONDS = (0.5, 2.0, 8.0)
 """Waits between attempts, in seconds."""
+RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+"""Receiver answers worth another attempt; other 4xx/5xx end the delivery."""
 TIMEOUT_SECONDS = 10.0
 """Seconds one delivery may take."""
 
@@ -93,6 +95,12 @@ def deliver(url: str, doc: dict[str, Any], settings: Settings) -> bool:
         except Unprocessable as exc:
             log.warning("webhook refused: %s", exc.detail, extra={"job_id": doc.get("id")})
             return False
+        except urllib.error.HTTPError as exc:
+            if exc.code not in RETRY_STATUSES:
+                # The receiver understood and said no (4xx): sending the same body again won't help.
+                log.warning("webhook rejected with %d; not retried", exc.code, extra={"job_id": doc.get("id")})
+                return False
+            log.info("webhook attempt %d got %d", attempt + 1, exc.code, extra={"job_id": doc.get("id")})
         except (urllib.error.URLError, OSError) as exc:
             log.info("webhook attempt %d failed: %s", attempt + 1, exc, extra={"job_id": doc.get("id")})
         if attempt < len(BACKOFF_SECONDS):
