@@ -16,6 +16,7 @@ from rq.job import Job
 
 from worker.errors import BadRequest, Gone, NotFound, QueueFull, UnsupportedMediaType
 from worker.jobs import MIME_TYPES
+from worker.store import FINAL_STATUSES as FINAL
 from worker.store import now_iso
 from worker.webhooks import check_callback_url
 
@@ -27,9 +28,8 @@ from .validation import parse_json, validate_data, validate_request
 
 bp = Blueprint("renders", __name__)
 
-FINAL = ("finished", "failed", "cancelled")
-POLL_SECONDS = 0.01
-"""Seconds between job-document reads while a request waits (?wait=)."""
+WAIT_SLICE_SECONDS = 2.0
+"""Longest single block on the job-ended signal; below the Redis socket timeout (5 s)."""
 UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
 JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 
@@ -136,9 +136,10 @@ def _wait_for(job_id: str, seconds: float) -> dict | None:
     jobs = state().jobs
     while True:
         doc = jobs.get(job_id)
-        if doc is None or doc["status"] in FINAL or time.monotonic() >= deadline:
+        remaining = deadline - time.monotonic()
+        if doc is None or doc["status"] in FINAL or remaining <= 0:
             return doc
-        time.sleep(POLL_SECONDS)
+        jobs.wait_ended(job_id, min(remaining, WAIT_SLICE_SECONDS))
 
 
 def _job(job_id: str) -> dict:

@@ -4,6 +4,7 @@ Redis is the only state the API and the workers share, so they can run on differ
 Key layout (prefix ``wenshu`` by default)::
 
     {p}:job:{id}                 job document (JSON), TTL result_ttl
+    {p}:job:{id}:ended           a list that gets one item when the job ends (wakes ?wait=)
     {p}:file:{id}:{name}         result bytes, TTL result_ttl      (ResultStore)
     {p}:templates                hash name → JSON summary of the latest version
     {p}:tpl:{name}:versions      list of versions, oldest first
@@ -37,6 +38,9 @@ class Keys:
 
     def job(self, job_id: str) -> str:
         return f"{self.prefix}:job:{job_id}"
+
+    def job_ended(self, job_id: str) -> str:
+        return f"{self.prefix}:job:{job_id}:ended"
 
     def file(self, job_id: str, name: str) -> str:
         return f"{self.prefix}:file:{job_id}:{name}"
@@ -83,8 +87,17 @@ class RedisResultStore:
             self.redis.delete(*keys)
 
 
+FINAL_STATUSES = ("finished", "failed", "cancelled")
+ENDED_SIGNAL_TTL = 120
+"""Seconds the "job ended" signal stays for late waiters (they then read the document itself)."""
+
+
 class JobStore:
-    """Job documents (the JSON ``GET /v1/renders/{id}`` returns)."""
+    """Job documents (the JSON ``GET /v1/renders/{id}`` returns), and the signal that one ended.
+
+    Requests holding ``?wait=`` block on the signal (BLPOP) instead of polling the document:
+    twenty waiting clients polling every 10 ms cost the API as much CPU as LibreOffice needs.
+    """
 
     def __init__(self, redis: Redis, keys: Keys, ttl: int) -> None:
         self.redis, self.keys, self.ttl = redis, keys, ttl
@@ -102,8 +115,25 @@ class JobStore:
         if doc is None:
             return None
         doc.update(fields)
-        self.redis.set(self.keys.job(job_id), json.dumps(doc, ensure_ascii=False), ex=self.ttl)
+        pipe = self.redis.pipeline()
+        pipe.set(self.keys.job(job_id), json.dumps(doc, ensure_ascii=False), ex=self.ttl)
+        if doc.get("status") in FINAL_STATUSES:
+            pipe.rpush(self.keys.job_ended(job_id), 1)
+            pipe.expire(self.keys.job_ended(job_id), ENDED_SIGNAL_TTL)
+        pipe.execute()
         return doc
+
+    def wait_ended(self, job_id: str, timeout: float) -> bool:
+        """Block up to ``timeout`` seconds for the job to end; True if it did."""
+        key = self.keys.job_ended(job_id)
+        if not self.redis.blpop([key], timeout=timeout):
+            return False
+        # Put the signal back for any other request waiting on the same job.
+        pipe = self.redis.pipeline()
+        pipe.rpush(key, 1)
+        pipe.expire(key, ENDED_SIGNAL_TTL)
+        pipe.execute()
+        return True
 
     def delete(self, job_id: str) -> None:
         self.redis.delete(self.keys.job(job_id))
