@@ -8,6 +8,12 @@ from __future__ import annotations
 import time
 
 import pytest
+from redis import Redis
+from rq import Queue
+from rq.job import Job
+from rq.registry import FailedJobRegistry, StartedJobRegistry
+
+from conftest import start_redis, start_workers, stop_process_tree
 from faultkit import (
     alive,
     descendants,
@@ -23,12 +29,6 @@ from faultkit import (
     wait_until,
     worker_pids,
 )
-from redis import Redis
-from rq import Queue
-from rq.job import Job
-from rq.registry import FailedJobRegistry, StartedJobRegistry
-
-from conftest import start_redis, start_workers, stop_process_tree
 from helpers import pdf_text, squash
 from service.app import create_app
 

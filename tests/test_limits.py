@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from faultkit import paragraph_template, post_adhoc, table_data, table_template, worker_pids
 
 from conftest import start_redis, start_workers, stop_process_tree
+from faultkit import paragraph_template, post_adhoc, table_data, table_template, worker_pids
 from helpers import pdf_text
 from service.app import create_app
 
@@ -106,3 +106,18 @@ def test_json_nested_past_the_limit_is_rejected_with_400(limited):
     assert r.status_code == 400
     assert r.mimetype == "application/problem+json"
     assert f"the limit is {env.json_max_depth}" in r.get_json()["detail"]
+
+
+@pytest.mark.parametrize("template", [
+    "{{ 'x' | center(10**10) }}",
+    "{{ '%*d' % (10**10, 1) }}",
+    "{{ '{:>10000000000}'.format(1) }}",
+], ids=["filter", "percent-format", "format-method"])
+def test_allocation_bomb_hits_the_worker_memory_cap_and_the_worker_goes_on(limited, template):
+    env, api = limited
+    pids = worker_pids(env)
+    doc = _render(api, paragraph_template(template), {})
+    assert doc["status"] == "failed", doc
+    assert doc["error"]["status"] == 422
+    assert "WENSHU_WORKER_MEMORY" in doc["error"]["detail"] or "unsafe" in doc["error"]["detail"].lower()
+    _worker_still_renders(env, api, pids)

@@ -16,6 +16,8 @@ import threading
 import urllib.request
 
 import pytest
+
+from conftest import start_redis, start_workers, stop_process_tree, worker_env
 from faultkit import (
     alive,
     descendants,
@@ -26,8 +28,6 @@ from faultkit import (
     wait_status,
     wait_until,
 )
-
-from conftest import start_redis, start_workers, stop_process_tree, worker_env
 from helpers import free_port, pdf_text, squash
 from service.app import create_app
 from worker.config import PROJECT_ROOT

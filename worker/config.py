@@ -41,8 +41,8 @@ DEFAULT_MAX_WAIT = 60
 """Seconds ``?wait=`` may hold a request."""
 DEFAULT_JSON_MAX_DEPTH = 64
 """Deepest nesting of arrays/objects accepted in request JSON."""
-DEFAULT_LO_BASE_PORT = 0
-"""First port for LibreOffice instances (0: pick free ports)."""
+DEFAULT_WORKER_MEMORY = 2 * 1024**3
+"""Bytes of address space a worker process may use for rendering (0: unlimited); LibreOffice is exempt."""
 
 
 def _env_list(value: str) -> tuple[str, ...]:
@@ -68,6 +68,7 @@ class Settings:
     max_output: int = DEFAULT_MAX_OUTPUT
     max_wait: int = DEFAULT_MAX_WAIT
     json_max_depth: int = DEFAULT_JSON_MAX_DEPTH
+    worker_memory: int = DEFAULT_WORKER_MEMORY
     queue_name: str = "wenshu"
     key_prefix: str = "wenshu"
     templates_dir: Path = PROJECT_ROOT / "templates"
@@ -99,6 +100,7 @@ class Settings:
             "WENSHU_MAX_BODY": ("max_body", int),
             "WENSHU_MAX_QUEUE": ("max_queue", int),
             "WENSHU_MAX_OUTPUT": ("max_output", int),
+            "WENSHU_WORKER_MEMORY": ("worker_memory", int),
             "WENSHU_QUEUE": ("queue_name", str),
             "WENSHU_KEY_PREFIX": ("key_prefix", str),
             "WENSHU_TEMPLATES_DIR": ("templates_dir", Path),

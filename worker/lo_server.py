@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -127,6 +128,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--temp-dir", default=None)
     args = parser.parse_args(argv)
 
+    # The worker caps its own address space for rendering; LibreOffice needs its own headroom.
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
     soffice = start_soffice(args.soffice, args.uno_port, args.user_installation)
 
     def stop(signum, frame):

@@ -75,6 +75,9 @@ def render_docx(template: bytes, data: dict[str, Any], *, timeout: float | None 
             raise TemplateError(f"template error: {exc}", errors=[{"message": str(exc)}]) from exc
         except (InvalidData, RenderLimitExceeded):
             raise
+        except MemoryError as exc:
+            raise RenderLimitExceeded("the template needed more memory than a render may use "
+                                      "(WENSHU_WORKER_MEMORY)") from exc
         except (TypeError, ValueError, ArithmeticError, AttributeError, KeyError, IndexError) as exc:
             raise TemplateError(f"template failed on this data: {type(exc).__name__}: {exc}",
                                 errors=[{"message": f"{type(exc).__name__}: {exc}"}]) from exc

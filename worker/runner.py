@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -103,6 +104,16 @@ def _exit_on_signal(signum, frame):
     raise SystemExit(0)
 
 
+def limit_memory(limit: int) -> None:
+    """Cap this process's address space (soft limit only) so a template that builds a huge
+    string fails with MemoryError — a clean job failure — instead of swapping the host to death.
+    The hard limit stays, so lo_server.py can lift the soft limit again for LibreOffice."""
+    if limit <= 0:
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    resource.setrlimit(resource.RLIMIT_AS, (limit if hard == resource.RLIM_INFINITY else min(limit, hard), hard))
+
+
 def run_one(settings: Settings) -> None:
     """Run one worker process until told to stop."""
     signal.signal(signal.SIGTERM, _exit_on_signal)
@@ -113,6 +124,7 @@ def run_one(settings: Settings) -> None:
     stop = threading.Event()
     try:
         engine.pipeline.supervisor.start()  # warm before the first job; readiness depends on it
+        limit_memory(settings.worker_memory)
         queue = Queue(settings.queue_name, connection=redis)
         worker = WenshuWorker([queue], connection=redis, engine=engine, name=os.environ.get(NAME_ENV) or None)
         threading.Thread(target=_mark_alive, args=(engine, redis, worker, stop), daemon=True).start()
