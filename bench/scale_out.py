@@ -183,8 +183,13 @@ def main() -> int:
         status, body = http("POST", f"{api}/v1/renders?wait=60",
                             {"template": name, "data": {"greeting": "hello"}, "formats": ["pdf"]})
         doc = json.loads(body)
-        remaining = Worker.all(connection=redis)
-        ran = {w.name: w.successful_job_count for w in remaining}
+        # RQ counts the success just after our job document says "finished": give it a moment.
+        deadline = time.monotonic() + 10
+        while True:
+            ran = {w.name: w.successful_job_count for w in Worker.all(connection=redis)}
+            if sum(ran.values()) >= 1 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
         print(f"group A stopped; render of {name}: HTTP {status}, status {doc['status']}, "
               f"{doc['files'][0]['size'] if doc['files'] else 0} PDF bytes")
         print(f"workers alive: {ran} (group B started after the upload: {sorted(b_names)})")

@@ -172,8 +172,13 @@ def test_template_uploaded_to_the_api_is_rendered_by_a_worker_that_never_saw_it(
     assert status == 200 and ctype == "application/pdf"
     assert f"Scale-outprobe你好{token}" in squash(pdf_text(pdf))
 
-    # The only worker alive is B, and its RQ record counts the job.
+    # The only worker alive is B, and its RQ record counts the job (RQ updates the count just
+    # after our job document says "finished", so allow it a moment).
+    deadline = time.monotonic() + 10
     b_worker.refresh()
+    while b_worker.successful_job_count == 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+        b_worker.refresh()
     assert b_worker.successful_job_count == 1
     assert [w.name for w in Worker.all(connection=redis)] == [b_worker.name]
     # Nothing of the upload exists on B's disk: its templates dir is still empty.
