@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,17 @@ def start_redis(tmp: Path, port: int | None = None) -> tuple[subprocess.Popen, s
             time.sleep(0.02)
     proc.kill()
     raise RuntimeError("redis-server did not start")
+
+
+@contextmanager
+def private_redis(tmp_path_factory, settings: Settings, name: str, **changes) -> Iterator[Settings]:
+    """Settings pointing at a Redis of a test module's own (queue and key prefix named ``name``)."""
+    proc, url = start_redis(tmp_path_factory.mktemp(f"{name}-redis"))
+    try:
+        yield settings.with_(redis_url=url, queue_name=name, key_prefix=name, **changes)
+    finally:
+        proc.terminate()
+        proc.wait(5)
 
 
 @pytest.fixture(scope="session")

@@ -37,15 +37,6 @@ def table_template(title: str = "Big table {{ title }}") -> bytes:
     return out.getvalue()
 
 
-def paragraph_template(*texts: str) -> bytes:
-    doc = Document()
-    for text in texts:
-        doc.add_paragraph(text)
-    out = io.BytesIO()
-    doc.save(out)
-    return out.getvalue()
-
-
 def table_data(rows: int, title: str = "T") -> dict[str, Any]:
     """Data for :func:`table_template`: ~1,200 rows take LibreOffice a few seconds to convert."""
     return {"title": title, "rows": [[f"r{i}", f"c{i}", str(i * 7), ROW_TEXT] for i in range(rows)]}

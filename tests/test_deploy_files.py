@@ -14,7 +14,6 @@ import os
 import re
 import shlex
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -24,6 +23,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from helpers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCKER = ROOT / "docker"
@@ -87,12 +88,6 @@ def run_healthcheck(*args: str, env: dict[str, str]) -> subprocess.CompletedProc
     base = {"PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}", "PYTHONPATH": str(ROOT)}
     return subprocess.run(["sh", str(ENTRYPOINT), "healthcheck", *args], env={**base, **env},
                           capture_output=True, text=True, timeout=30)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # --- Dockerfile -----------------------------------------------------------------------------

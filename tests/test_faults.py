@@ -13,12 +13,11 @@ from rq import Queue
 from rq.job import Job
 from rq.registry import FailedJobRegistry, StartedJobRegistry
 
-from conftest import start_redis, start_workers, stop_process_tree
+from conftest import private_redis, start_redis, start_workers, stop_process_tree
 from faultkit import (
     alive,
     descendants,
     kill,
-    paragraph_template,
     pid_running_job,
     post_adhoc,
     restarts_total,
@@ -29,7 +28,7 @@ from faultkit import (
     wait_until,
     worker_pids,
 )
-from helpers import pdf_text, squash
+from helpers import docx_with, pdf_text, squash
 from service.app import create_app
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -40,10 +39,8 @@ SLOW_ROWS = 1200
 
 @pytest.fixture(scope="module")
 def redis_env(tmp_path_factory, settings):
-    proc, url = start_redis(tmp_path_factory.mktemp("faults-redis"))
-    yield settings.with_(redis_url=url, queue_name="faults", key_prefix="faults")
-    proc.terminate()
-    proc.wait(5)
+    with private_redis(tmp_path_factory, settings, "faults") as env:
+        yield env
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +104,7 @@ def test_killed_soffice_is_restarted_and_the_job_succeeds(api, redis_env, pool):
 
 
 def test_user_error_fails_once_with_reason_and_is_not_retried(api, redis_env, pool):
-    template = paragraph_template("Total: {{ totals.sum | no_such_filter }}")
+    template = docx_with("Total: {{ totals.sum | no_such_filter }}")
     r = post_adhoc(api, template, {"totals": {"sum": 1}})
     job_id = r.get_json()["id"]
     doc = wait_status(api, job_id, ("finished", "failed"), 60)
@@ -142,7 +139,7 @@ def test_conversion_over_timeout_fails_naming_it_and_next_job_succeeds(timeout_e
     assert "within 2 s" in doc["error"]["detail"] and "WENSHU_CONVERT_TIMEOUT" in doc["error"]["detail"]
     assert restarts_total(api) >= before + 1
 
-    r = post_adhoc(api, paragraph_template("After the timeout: {{ word }}"), {"word": "恢复"}, query="?wait=60")
+    r = post_adhoc(api, docx_with("After the timeout: {{ word }}"), {"word": "恢复"}, query="?wait=60")
     doc = r.get_json()
     assert doc["status"] == "finished", doc
     assert "恢复" in pdf_text(api.get(doc["files"][0]["url"]).data)
@@ -155,13 +152,13 @@ def test_redis_restart_gives_503_then_recovers_without_restarting_anything(tmp_p
     workers = start_workers(env, 1)
     try:
         api = create_app(env).test_client()
-        first = post_adhoc(api, paragraph_template("before {{ n }}"), {"n": 1}, query="?wait=60").get_json()
+        first = post_adhoc(api, docx_with("before {{ n }}"), {"n": 1}, query="?wait=60").get_json()
         assert first["status"] == "finished", first
 
         redis_proc.terminate()
         redis_proc.wait(10)
         for response in (api.get(f"/v1/renders/{first['id']}"),
-                         post_adhoc(api, paragraph_template("down"), {}),
+                         post_adhoc(api, docx_with("down"), {}),
                          api.get("/readyz")):
             assert response.status_code == 503
             assert response.mimetype == "application/problem+json"
@@ -170,7 +167,7 @@ def test_redis_restart_gives_503_then_recovers_without_restarting_anything(tmp_p
         redis_proc, _ = start_redis(tmp_path, port)
         # The same API object and the same worker processes, both reconnecting by themselves.
         wait_until(lambda: api.get("/readyz").status_code == 200, 60, "/readyz after Redis came back")
-        after = post_adhoc(api, paragraph_template("after {{ n }}"), {"n": 2}, query="?wait=60").get_json()
+        after = post_adhoc(api, docx_with("after {{ n }}"), {"n": 2}, query="?wait=60").get_json()
         assert after["status"] == "finished", after
         assert "after 2" in pdf_text(api.get(after["files"][0]["url"]).data)
         bundled = api.post("/v1/renders?wait=60", json={

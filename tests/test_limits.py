@@ -11,9 +11,9 @@ import json
 
 import pytest
 
-from conftest import start_redis, start_workers, stop_process_tree
-from faultkit import paragraph_template, post_adhoc, table_data, table_template, worker_pids
-from helpers import pdf_text
+from conftest import private_redis, start_workers, stop_process_tree
+from faultkit import post_adhoc, table_data, table_template, worker_pids
+from helpers import docx_with, pdf_text
 from service.app import create_app
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -25,14 +25,10 @@ PEAK_RSS_LIMIT_KB = 600 * 1024
 
 @pytest.fixture(scope="module")
 def limited(tmp_path_factory, settings):
-    redis_proc, url = start_redis(tmp_path_factory.mktemp("limits-redis"))
-    env = settings.with_(redis_url=url, queue_name="limits", key_prefix="limits", render_timeout=2,
-                         max_output=MAX_OUTPUT)
-    workers = start_workers(env, 1, WENSHU_RENDER_TIMEOUT="2", WENSHU_MAX_OUTPUT=str(MAX_OUTPUT))
-    yield env, create_app(env).test_client()
-    stop_process_tree(workers)
-    redis_proc.terminate()
-    redis_proc.wait(5)
+    with private_redis(tmp_path_factory, settings, "limits", render_timeout=2, max_output=MAX_OUTPUT) as env:
+        workers = start_workers(env, 1, WENSHU_RENDER_TIMEOUT="2", WENSHU_MAX_OUTPUT=str(MAX_OUTPUT))
+        yield env, create_app(env).test_client()
+        stop_process_tree(workers)
 
 
 def _render(api, template: bytes, data: dict) -> dict:
@@ -44,7 +40,7 @@ def _render(api, template: bytes, data: dict) -> dict:
 
 
 def _worker_still_renders(env, api, pid_before: dict) -> None:
-    doc = _render(api, paragraph_template("next job {{ n }}"), {"n": 42})
+    doc = _render(api, docx_with("next job {{ n }}"), {"n": 42})
     assert doc["status"] == "finished", doc
     assert "next job 42" in pdf_text(api.get(doc["files"][0]["url"]).data)
     assert worker_pids(env) == pid_before, "the same worker process rendered the next job"
@@ -58,7 +54,7 @@ def _peak_rss_kb(pid: int) -> int:
 def test_template_that_loops_forever_is_stopped_by_the_render_time_limit(limited):
     env, api = limited
     pids = worker_pids(env)
-    template = paragraph_template("{% for i in range(100000) %}{% for j in range(100000) %}{{ '' }}"
+    template = docx_with("{% for i in range(100000) %}{% for j in range(100000) %}{{ '' }}"
                                   "{% endfor %}{% endfor %}")
     doc = _render(api, template, {})
     assert doc["status"] == "failed"
@@ -87,7 +83,7 @@ def test_output_over_max_output_fails_naming_the_limit(limited):
 def test_repetition_bomb_fails_cleanly_without_eating_memory(limited, template, data):
     env, api = limited
     pids = worker_pids(env)
-    doc = _render(api, paragraph_template(template), data)
+    doc = _render(api, docx_with(template), data)
     assert doc["status"] == "failed"
     assert doc["error"]["status"] == 422
     assert "over the 1000000-item limit" in doc["error"]["detail"]
@@ -116,7 +112,7 @@ def test_json_nested_past_the_limit_is_rejected_with_400(limited):
 def test_allocation_bomb_hits_the_worker_memory_cap_and_the_worker_goes_on(limited, template):
     env, api = limited
     pids = worker_pids(env)
-    doc = _render(api, paragraph_template(template), {})
+    doc = _render(api, docx_with(template), {})
     assert doc["status"] == "failed", doc
     assert doc["error"]["status"] == 422
     assert "WENSHU_WORKER_MEMORY" in doc["error"]["detail"] or "unsafe" in doc["error"]["detail"].lower()

@@ -17,7 +17,7 @@ import urllib.request
 
 import pytest
 
-from conftest import start_redis, start_workers, stop_process_tree, worker_env
+from conftest import private_redis, start_workers, stop_process_tree, worker_env
 from faultkit import (
     alive,
     descendants,
@@ -40,10 +40,8 @@ ROWS = 1200
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory, settings):
-    redis_proc, url = start_redis(tmp_path_factory.mktemp("shutdown-redis"))
-    yield settings.with_(redis_url=url, queue_name="shutdown", key_prefix="shutdown")
-    redis_proc.terminate()
-    redis_proc.wait(5)
+    with private_redis(tmp_path_factory, settings, "shutdown") as env:
+        yield env
 
 
 def test_sigterm_to_worker_finishes_the_running_job_then_exits_with_its_libreoffice(env):
