@@ -240,3 +240,27 @@ def test_callback_url_to_a_private_address_or_other_scheme_is_refused(app, url):
     assert problem["status"] == 422
     assert [e["path"] for e in problem["errors"]] == ["/callback_url"]
     assert app.extensions["wenshu"].queue.count <= before, "a refused render must not be queued"
+
+
+def test_delivery_connects_to_the_vetted_address_not_a_fresh_lookup(receiver):
+    # The URL names a host that does not resolve at all; pinned to the address the check vetted,
+    # the request still reaches it, with the URL's host in the Host header. A rebinding DNS answer
+    # between check and connect therefore cannot redirect the delivery.
+    from worker.webhooks import post_pinned
+
+    port = receiver.server.server_address[1]
+    status = post_pinned(f"http://callback.invalid:{port}/hook?x=1", b"{}", {"Content-Type": "application/json"},
+                         "127.0.0.1")
+    headers, body, answered = receiver.next(timeout=5)
+    assert status == answered == 200
+    assert headers["host"] == f"callback.invalid:{port}"
+    assert body == b"{}"
+
+
+def test_check_returns_only_addresses_it_vetted(settings):
+    from worker.errors import Unprocessable
+    from worker.webhooks import check_callback_url
+
+    assert "127.0.0.1" in check_callback_url("http://127.0.0.1:9/x", settings.with_(webhook_allow_private=True))
+    with pytest.raises(Unprocessable):
+        check_callback_url("http://127.0.0.1:9/x", settings)

@@ -4,21 +4,21 @@ The signature is ``X-Wenshu-Signature: sha256=<hex HMAC-SHA256 of the body>`` ke
 ``WENSHU_WEBHOOK_SECRET``, so receivers can verify the sender. Only http(s) URLs are accepted,
 and hosts that resolve to loopback, private, link-local or reserved addresses are refused
 unless ``WENSHU_WEBHOOK_ALLOW_PRIVATE`` is set: otherwise a caller could make our workers
-probe the internal network. The address is checked again at send time (DNS may change).
+probe the internal network. The address is checked again at send time and the connection goes
+to the very address that was checked (no second lookup for DNS rebinding to exploit).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import ipaddress
 import json
 import logging
 import socket
 import threading
 import time
-import urllib.error
-import urllib.request
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -37,26 +37,35 @@ TIMEOUT_SECONDS = 10.0
 """Seconds one delivery may take."""
 
 
-def check_callback_url(url: str, settings: Settings) -> None:
+def check_callback_url(url: str, settings: Settings) -> list[str]:
     """Refuse URLs a webhook must not go to.
 
+    Returns:
+        The addresses the host resolved to and that passed the check: a delivery connects to
+        one of these, never to a fresh lookup (DNS rebinding would otherwise slip past).
     Raises:
         Unprocessable: not http(s), no host, or (unless allowed) a non-public address.
     """
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise _refused(url, "callback_url must be an http(s) URL with a host")
-    if settings.webhook_allow_private:
-        return
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 80, proto=socket.IPPROTO_TCP)
-    except socket.gaierror:
+        infos = socket.getaddrinfo(parts.hostname, _port(parts), proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError, ValueError):
+        if settings.webhook_allow_private:
+            return []
         raise _refused(url, f"callback_url host {parts.hostname!r} does not resolve") from None
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if not address.is_global:
-            raise _refused(url, f"callback_url resolves to a non-public address ({address}); "
-                                "set WENSHU_WEBHOOK_ALLOW_PRIVATE=1 to allow it")
+    addresses = [str(info[4][0]) for info in infos]
+    if not settings.webhook_allow_private:
+        for address in addresses:
+            if not ipaddress.ip_address(address).is_global:
+                raise _refused(url, f"callback_url resolves to a non-public address ({address}); "
+                                    "set WENSHU_WEBHOOK_ALLOW_PRIVATE=1 to allow it")
+    return addresses
+
+
+def _port(parts) -> int:
+    return parts.port or (443 if parts.scheme == "https" else 80)
 
 
 def _refused(url: str, message: str) -> Unprocessable:
@@ -67,15 +76,26 @@ def sign(body: bytes, secret: str) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    """Never follow a redirect: a public callback URL answering 302 to 169.254.169.254 or
-    10.x would otherwise turn the worker into a proxy past :func:`check_callback_url`."""
+def post_pinned(url: str, body: bytes, headers: dict[str, str], address: str | None) -> int:
+    """POST to ``url`` over a connection to ``address`` (a vetted IP); return the HTTP status.
 
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None  # urllib then raises HTTPError for the 3xx: the attempt failed
-
-
-_opener = urllib.request.build_opener(_NoRedirects)
+    The Host header and, for https, SNI and certificate checks still use the URL's host name.
+    Redirects are never followed (http.client does not): a 3xx is just a failed delivery, so a
+    public callback URL cannot bounce the worker to 169.254.169.254 or 10.x.
+    """
+    parts = urlsplit(url)
+    port = _port(parts)
+    kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    connection = kind(parts.hostname, port, timeout=TIMEOUT_SECONDS)
+    if address:
+        connection._create_connection = (  # the stdlib's hook for opening the socket
+            lambda _addr, timeout=None, source=None: socket.create_connection((address, port), timeout, source))
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    try:
+        connection.request("POST", target, body=body, headers=headers)
+        return connection.getresponse().status
+    finally:
+        connection.close()
 
 
 def deliver(url: str, doc: dict[str, Any], settings: Settings) -> bool:
@@ -87,22 +107,21 @@ def deliver(url: str, doc: dict[str, Any], settings: Settings) -> bool:
         headers["X-Wenshu-Signature"] = sign(body, settings.webhook_secret)
     for attempt in range(ATTEMPTS):
         try:
-            check_callback_url(url, settings)
-            request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-            with _opener.open(request, timeout=TIMEOUT_SECONDS) as response:
-                if 200 <= response.status < 300:
-                    return True
+            addresses = check_callback_url(url, settings)
+            status = post_pinned(url, body, headers, addresses[0] if addresses else None)
         except Unprocessable as exc:
             log.warning("webhook refused: %s", exc.detail, extra={"job_id": doc.get("id")})
             return False
-        except urllib.error.HTTPError as exc:
-            if exc.code not in RETRY_STATUSES:
-                # The receiver understood and said no (4xx): sending the same body again won't help.
-                log.warning("webhook rejected with %d; not retried", exc.code, extra={"job_id": doc.get("id")})
-                return False
-            log.info("webhook attempt %d got %d", attempt + 1, exc.code, extra={"job_id": doc.get("id")})
-        except (urllib.error.URLError, OSError) as exc:
+        except (OSError, http.client.HTTPException) as exc:
             log.info("webhook attempt %d failed: %s", attempt + 1, exc, extra={"job_id": doc.get("id")})
+        else:
+            if 200 <= status < 300:
+                return True
+            if status not in RETRY_STATUSES:
+                # The receiver understood and said no (4xx, 3xx): the same body again won't help.
+                log.warning("webhook answered %d; not retried", status, extra={"job_id": doc.get("id")})
+                return False
+            log.info("webhook attempt %d got %d", attempt + 1, status, extra={"job_id": doc.get("id")})
         if attempt < len(BACKOFF_SECONDS):
             time.sleep(BACKOFF_SECONDS[attempt])
     log.warning("webhook gave up after %d attempts", ATTEMPTS, extra={"job_id": doc.get("id")})
