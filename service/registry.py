@@ -42,13 +42,22 @@ def version_of(docx: bytes) -> str:
 
 @dataclass
 class TemplateVersion:
-    """One resolved template version and its contract."""
+    """One resolved template version and its contract (with its schema compiled once)."""
 
     name: str
     version: str
     schema: dict | None
     rules: list
     meta: dict
+    validator: Draft202012Validator | None = None
+
+    def __post_init__(self) -> None:
+        if self.schema and self.validator is None:
+            self.validator = Draft202012Validator(self.schema)
+
+
+CONTRACT_CACHE_ENTRIES = 256
+"""Resolved template versions an API process keeps (a version's contract never changes)."""
 
 
 class Registry:
@@ -60,6 +69,7 @@ class Registry:
         self.bundled_names = {p.parent.name for p in bundled_dir.glob("*/template.docx")}
         self._seeded = False
         self._seeding = threading.Lock()
+        self._contracts: dict[tuple, TemplateVersion] = {}
 
     def ensure_bundled(self) -> None:
         """Load every bundled template into Redis once per process (cheap when already there).
@@ -129,8 +139,16 @@ class Registry:
         if meta_raw is None:
             raise NotFound(f"template {name!r} has no version {version!r}",
                            errors=[{"path": "/template_version", "message": "unknown version"}])
-        return TemplateVersion(name, version, self.store.json_field(name, version, "schema"),
-                               self.store.json_field(name, version, "rules") or [], meta_raw)
+        # created_at tells a version apart from the same bytes deleted and registered anew.
+        key = (name, version, meta_raw.get("created_at"))
+        cached = self._contracts.get(key)
+        if cached is None:
+            cached = TemplateVersion(name, version, self.store.json_field(name, version, "schema"),
+                                     self.store.json_field(name, version, "rules") or [], meta_raw)
+            if len(self._contracts) >= CONTRACT_CACHE_ENTRIES:
+                self._contracts.clear()
+            self._contracts[key] = cached
+        return cached
 
     def list(self) -> list[dict[str, Any]]:
         self.ensure_bundled()
