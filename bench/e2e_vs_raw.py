@@ -79,29 +79,29 @@ def main() -> None:
         assert status == 200 and pdf.startswith(b"%PDF"), (status, pdf[:300])
         pages = subprocess.run(["pdfinfo", "-"], input=pdf, capture_output=True, text=False).stdout.decode()
         pages = next((line.split()[-1] for line in pages.splitlines() if line.startswith("Pages")), "?")
-        for _ in range(2):
-            http("POST", url, request)
-        e2e = [timed(lambda: http("POST", url, request)) for _ in range(args.runs)]
         stages = [json.loads(http("POST", stack.url + "/v1/renders?wait=60", request)[1])["timings_ms"]
                   for _ in range(5)]
-
         proc, port = stock_unoserver()
-        try:
-            client = UnoClient(port=str(port))
-            for _ in range(2):
-                client.convert(indata=docx, convert_to="pdf", update_index=False)
-            raw = [timed(lambda: client.convert(indata=docx, convert_to="pdf", update_index=False))
-                   for _ in range(args.runs)]
-        finally:
-            Stack.stop_proc(proc)
-
         ours = Supervisor(Settings())
         try:
-            for _ in range(2):
-                ours.convert(docx, "pdf")
-            hidden = [timed(lambda: ours.convert(docx, "pdf")) for _ in range(args.runs)]
+            client = UnoClient(port=str(port))
+            measures = {
+                "e2e": lambda: http("POST", url, request),
+                "raw": lambda: client.convert(indata=docx, convert_to="pdf", update_index=False),
+                "hidden": lambda: ours.convert(docx, "pdf"),
+            }
+            for measure in measures.values():  # warm every path
+                measure()
+                measure()
+            # Interleaved, so the machine's drift (a shared VM) affects all three alike.
+            samples: dict[str, list[float]] = {name: [] for name in measures}
+            for _ in range(args.runs):
+                for name, measure in measures.items():
+                    samples[name].append(timed(measure))
         finally:
+            Stack.stop_proc(proc)
             ours.stop()
+        e2e, raw, hidden = samples["e2e"], samples["raw"], samples["hidden"]
 
         a, b, c = (statistics.median(x) for x in (e2e, raw, hidden))
         print(f"document: {TEMPLATE} sample, {pages} pages, DOCX {len(docx)} bytes, PDF {len(pdf)} bytes")
