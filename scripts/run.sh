@@ -45,11 +45,11 @@ curl -fs "$url/readyz" >/dev/null || { echo "wenshu: not ready after 120 s; see 
 cat <<MSG
 wenshu is ready at $url  ($WORKERS workers; logs in .run/)
   API docs:  $url/docs
-  Try it:
+  Try it (renders the bundled invoice sample to invoice.pdf):
     curl -s $url/v1/templates/invoice/sample \\
-      | curl -s -X POST "$url/v1/renders?wait=30&download=pdf" -H 'Content-Type: application/json' \\
-          --data-binary @<(python3 -c 'import json,sys; print(json.dumps({"template":"invoice","data":json.load(sys.stdin)}))') \\
-          -o invoice.pdf && ls -l invoice.pdf
+      | python3 -c 'import json,sys; print(json.dumps({"template":"invoice","data":json.load(sys.stdin)}))' \\
+      | curl -s -X POST '$url/v1/renders?wait=30&download=pdf' \\
+          -H 'Content-Type: application/json' --data-binary @- -o invoice.pdf && ls -l invoice.pdf
 Press Ctrl-C to stop.
 MSG
 wait -n "${pids[@]}" || true
