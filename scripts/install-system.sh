@@ -34,4 +34,4 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${BP[@]}" libreoffice-writer-nogui python3-uno
-$SUDO apt-get install -y -qq --no-install-recommends fonts-noto-cjk fonts-noto-cjk-extra redis-server poppler-utils fontconfig
+$SUDO apt-get install -y -qq --no-install-recommends fonts-noto-cjk redis-server poppler-utils fontconfig
