@@ -14,13 +14,14 @@ from rq import Retry
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
 
-from worker.errors import BadRequest, Gone, NotFound, QueueFull, UnsupportedMediaType
+from worker.errors import BadRequest, Gone, NotFound, QueueFull, TemplateError, UnsupportedMediaType
 from worker.jobs import MIME_TYPES
 from worker.store import FINAL_STATUSES as FINAL
 from worker.store import now_iso
 from worker.webhooks import check_callback_url
 
 from .docx_safety import check_docx
+from .lint import lint_docx
 from .problems import problem_response
 from .registry import version_of
 from .state import state
@@ -75,6 +76,11 @@ def create_render():
     warnings: list[dict] = []
     if adhoc is not None:
         check_docx(adhoc)
+        lint = lint_docx(adhoc)
+        if not lint["ok"]:
+            # Tag mistakes surface now, with part and paragraph, not later as a failed job.
+            raise TemplateError("the template has tag errors; fix them in Word and send it again",
+                                errors=lint["problems"])
         version = version_of(adhoc)
         st.templates.put_adhoc(version, adhoc, st.settings.result_ttl)
         ref = {"name": body.get("template") or "ad-hoc", "version": version, "adhoc": True}

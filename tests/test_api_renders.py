@@ -276,7 +276,7 @@ def test_valid_gov_report_sample_renders_without_warnings(client):
 
 
 FAILING_TEMPLATES = [
-    ("undefined-filter", "Total: {{ amount|no_such_filter }}", "no_such_filter"),
+    ("runtime-error", "Total: {{ amount // zero }}", "ZeroDivisionError"),
     ("sandbox", "{{ name.__class__.__mro__[1].__subclasses__() }}", ""),
 ]
 
@@ -284,7 +284,7 @@ FAILING_TEMPLATES = [
 @pytest.mark.parametrize(("paragraph", "reason"), [c[1:] for c in FAILING_TEMPLATES],
                          ids=[c[0] for c in FAILING_TEMPLATES])
 def test_template_that_cannot_render_ends_failed_with_the_reason(client, paragraph, reason):
-    response = adhoc(client, docx_with("Report", paragraph), {"amount": 5, "name": "x"})
+    response = adhoc(client, docx_with("Report", paragraph), {"amount": 5, "zero": 0, "name": "x"})
     assert response.status_code == 200
     doc = response.get_json()
     assert doc["status"] == "failed", doc
@@ -299,11 +299,24 @@ def test_template_that_cannot_render_ends_failed_with_the_reason(client, paragra
 
 
 def test_download_of_a_failed_job_answers_its_problem(client):
-    parts = {"template": (io.BytesIO(docx_with("{{ x|no_such_filter }}")), "t.docx"), "data": "{}"}
+    parts = {"template": (io.BytesIO(docx_with("{{ x // zero }}")), "t.docx"), "data": '{"x": 1, "zero": 0}'}
     response = client.post("/v1/renders?wait=60&download=pdf", data=parts, content_type="multipart/form-data")
     assert response.status_code == 422 and response.mimetype == "application/problem+json"
     body = response.get_json()
-    assert "no_such_filter" in body["detail"] and body["job"]["status"] == "failed"
+    assert "ZeroDivisionError" in body["detail"] and body["job"]["status"] == "failed"
+
+
+@pytest.mark.parametrize(("paragraph", "tag", "message"), [
+    ("Total: {{ amount|no_such_filter }}", "{{ amount|no_such_filter }}", "unknown filter 'no_such_filter'"),
+    ("Total: {{ amount }", "{{ amount }", ""),
+], ids=["unknown-filter", "unclosed-tag"])
+def test_adhoc_template_with_tag_errors_is_refused_before_queueing(client, paragraph, tag, message):
+    parts = {"template": (io.BytesIO(docx_with("Report", paragraph)), "t.docx"), "data": '{"amount": 5}'}
+    response = client.post("/v1/renders", data=parts, content_type="multipart/form-data")
+    assert response.status_code == 422 and response.mimetype == "application/problem+json"
+    problem = response.get_json()["errors"][0]
+    assert (problem["part"], problem["paragraph"]) == ("word/document.xml", 2)
+    assert problem["tag"].startswith(tag[:9]) and message in problem["message"]
 
 
 def test_job_documents_match_the_published_openapi_schema(client):
@@ -312,7 +325,7 @@ def test_job_documents_match_the_published_openapi_schema(client):
     job_ref = {"$ref": "urn:wenshu-openapi#/components/schemas/Job"}
     job_schema = Draft202012Validator(job_ref, registry=registry)
     ok = finished(client, {"template": "invoice", "data": invoice_sample(client), "formats": ["pdf", "docx"]})
-    failed = adhoc(client, docx_with("{{ x|no_such_filter }}"), {}).get_json()
+    failed = adhoc(client, docx_with("{{ x // zero }}"), {"x": 1, "zero": 0}).get_json()
     queued = client.post("/v1/renders", json={"template": "invoice", "data": invoice_sample(client)})
     queued = queued.get_json()
     assert (ok["status"], failed["status"], queued["status"]) == ("finished", "failed", "queued")

@@ -104,13 +104,13 @@ def test_killed_soffice_is_restarted_and_the_job_succeeds(api, redis_env, pool):
 
 
 def test_user_error_fails_once_with_reason_and_is_not_retried(api, redis_env, pool):
-    template = docx_with("Total: {{ totals.sum | no_such_filter }}")
-    r = post_adhoc(api, template, {"totals": {"sum": 1}})
+    template = docx_with("Total: {{ totals.sum // totals.count }}")
+    r = post_adhoc(api, template, {"totals": {"sum": 1, "count": 0}})
     job_id = r.get_json()["id"]
     doc = wait_status(api, job_id, ("finished", "failed"), 60)
     assert doc["status"] == "failed"
     assert doc["error"]["status"] == 422
-    assert "no_such_filter" in doc["error"]["detail"]
+    assert "ZeroDivisionError" in doc["error"]["detail"]
     redis = Redis.from_url(redis_env.redis_url)
     # The failure is the user's: the RQ job ended normally (result_ttl=0 deletes it), its retry
     # unused; it is in no failed, started or queued list that could bring it back.
