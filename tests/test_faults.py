@@ -5,6 +5,8 @@ Each scenario runs real processes and sends real signals; the waits are bounded,
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 
 import pytest
@@ -179,3 +181,23 @@ def test_redis_restart_gives_503_then_recovers_without_restarting_anything(tmp_p
         stop_process_tree(workers)
         redis_proc.terminate()
         redis_proc.wait(10)
+
+
+def test_jobs_of_a_whole_killed_pool_are_recovered_by_the_next_pool(tmp_path_factory, settings):
+    # kill -9 of the pool and its workers together (a host lost): no process is left to notice,
+    # so the next pool's sweep finds the started job whose worker stopped reporting.
+    with private_redis(tmp_path_factory, settings, "orphans") as env:
+        api = create_app(env).test_client()
+        first = start_workers(env, 1)
+        try:
+            job_id = _start_slow_job(api, title="orphan")
+        finally:
+            os.killpg(first.pid, signal.SIGKILL)
+            first.wait(10)
+        second = start_workers(env, 1)
+        try:
+            doc = wait_status(api, job_id, ("finished", "failed"), 120)
+            assert doc["status"] == "finished", doc
+            _assert_full_pdf(api, doc, SLOW_ROWS, "orphan")
+        finally:
+            stop_process_tree(second)

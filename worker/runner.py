@@ -21,6 +21,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import uuid
 
 from redis import Redis
@@ -39,6 +40,8 @@ log = logging.getLogger("wenshu.worker")
 
 ALIVE_TTL_SECONDS = 15
 """Seconds a worker's "LibreOffice alive" mark lives unless refreshed (readiness)."""
+SWEEP_SECONDS = 10
+"""Seconds between a pool's sweeps for started jobs of workers that stopped reporting."""
 ALIVE_REFRESH_SECONDS = 5
 """Seconds between refreshes of that mark."""
 PARENT_POLL_SECONDS = 1.0
@@ -170,6 +173,35 @@ def recover_jobs(redis: Redis, settings: Settings, worker_name: str) -> list[str
     return job_ids
 
 
+def sweep_orphans(redis: Redis, settings: Settings) -> list[str]:
+    """Recover started jobs whose worker has stopped reporting, on any host.
+
+    :func:`recover_jobs` covers a child this pool saw die; this covers the rest — a whole pool
+    or host killed — without waiting for RQ's own abandoned-job timeout (job timeout + 60 s).
+    A worker counts as gone once its "alive" mark (refreshed every ALIVE_REFRESH_SECONDS, even
+    mid-job) has expired and the job started more than ALIVE_TTL_SECONDS ago.
+
+    Returns:
+        The ids of the jobs recovered.
+    """
+    keys = Keys(settings.key_prefix)
+    registry = StartedJobRegistry(settings.queue_name, connection=redis)
+    dead: set[str] = set()
+    for job_id in registry.get_job_ids(cleanup=False):
+        try:
+            job = Job.fetch(job_id, connection=redis)
+        except Exception:  # noqa: BLE001 - deleted meanwhile
+            continue
+        started = job.started_at.timestamp() if job.started_at else time.time()
+        if (job.worker_name and time.time() - started > ALIVE_TTL_SECONDS
+                and not redis.exists(alive_key(keys, job.worker_name))):
+            dead.add(job.worker_name)
+    recovered = []
+    for name in sorted(dead):
+        recovered += recover_jobs(redis, settings, name)
+    return recovered
+
+
 def run_pool(settings: Settings, processes: int) -> int:
     """Start ``processes`` workers, restart any that die, stop them all on SIGTERM/SIGINT.
 
@@ -199,7 +231,14 @@ def run_pool(settings: Settings, processes: int) -> int:
     signal.signal(signal.SIGINT, forward)
     for slot in range(processes):
         spawn(slot)
+    next_sweep = 0.0
     while not stopping.is_set():
+        if time.monotonic() >= next_sweep:
+            next_sweep = time.monotonic() + SWEEP_SECONDS
+            try:
+                sweep_orphans(redis, settings)
+            except Exception:  # noqa: BLE001 - Redis down: try again at the next sweep
+                log.exception("could not sweep for orphaned jobs")
         for slot, (child, name) in list(children.items()):
             if child.poll() is not None and not stopping.is_set():
                 log.warning("worker %d (pid %d) exited with %s; restarting", slot, child.pid, child.returncode)
