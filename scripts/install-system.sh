@@ -11,8 +11,8 @@ command -v soffice >/dev/null 2>&1 || need+=(lo)
 /usr/bin/python3 -c 'import uno' >/dev/null 2>&1 || need+=(lo)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
-fc-list 2>/dev/null | grep -q 'Noto Serif CJK' || need+=(fonts)
-fc-list 2>/dev/null | grep -q 'Noto Sans CJK' || need+=(fonts)
+fc-list 2>/dev/null | grep 'Noto Serif CJK' >/dev/null || need+=(fonts)  # no -q: it would SIGPIPE fc-list under pipefail
+fc-list 2>/dev/null | grep 'Noto Sans CJK' >/dev/null || need+=(fonts)
 if command -v soffice >/dev/null 2>&1; then
   ver=$(dpkg-query -W -f='${Version}' libreoffice-core-nogui 2>/dev/null || dpkg-query -W -f='${Version}' libreoffice-core 2>/dev/null || echo 0)
   case "$ver" in 4:25.*|4:2[6-9].*) ;; *) need+=(lo) ;; esac

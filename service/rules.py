@@ -14,7 +14,7 @@ Why it works the way it does:
   attribute names that start with ``_`` (the way out of a sandbox) are refused at upload time.
 - The assert has exactly one top-level comparison; both sides are evaluated separately so a
   violation can say "left 120, right 118" instead of just "false".
-- The data is wrapped in proxies (:class:`_Mapping`, :class:`_Sequence`, :class:`_Zero`) that
+- The data is wrapped in proxies (``service/rule_data.py``: ObjectProxy, ArrayProxy, NullZero) that
   treat null and missing keys as 0 and record the JSON pointer of every leaf the assert read, so a
   violation names the cells to fix without any parsing of the expression text.
 - Messages are filled by a plain ``{name}`` substitution, never ``str.format``: a message from
@@ -41,6 +41,9 @@ from jinja2.visitor import NodeTransformer
 
 from worker.errors import RuleViolation, Unprocessable, UnsafeTemplate
 from worker.sandbox import make_environment
+from worker.typed import pointer
+
+from .rule_data import Cells, to_plain, wrap
 
 MAX_INSTANCES_PER_RULE = 10_000
 """Rule instances (the cartesian product of ``for_each``) one rule may expand to: bounds CPU per request."""
@@ -59,116 +62,6 @@ _COMPARISONS: dict[str, tuple[str, Callable[[Any, Any], bool]]] = {  # Jinja's o
 _ROOT = "wenshu_data"  # the context name of the data root; asserts cannot name it (every name is rewritten)
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
-
-
-Path = tuple[str, ...]
-Cells = dict[Path, None]  # the leaves one rule instance read, in order (a dict dedupes, keeps order)
-_JINJA_PROBES = frozenset({"jinja_pass_arg", "unsafe_callable", "alters_data"})  # never data reads
-
-
-def pointer(path: Path) -> str:
-    """RFC 6901 JSON pointer of a path: ``~`` → ``~0``, ``/`` → ``~1``."""
-    return "".join("/" + token.replace("~", "~0").replace("/", "~1") for token in path)
-
-
-def _wrap(value: Any, path: Path, cells: Cells) -> Any:
-    """Containers become proxies; a leaf is recorded and returned, null as a 0 that remembers its path."""
-    if isinstance(value, dict):
-        return _Mapping(value, path, cells)
-    if isinstance(value, list):
-        return _Sequence(value, path, cells)
-    cells[path] = None
-    return _Zero(path, cells) if value is None else value
-
-
-class _Zero(int):
-    """0 standing for a null or missing value. Looking further into it (``a.missing.b``) moves the
-    recorded cell down to the deepest path read, so the pointer names the cell the author wrote."""
-
-    def __new__(cls, path: Path, cells: Cells) -> _Zero:
-        zero = super().__new__(cls, 0)
-        zero._path, zero._cells = path, cells
-        return zero
-
-    def __getitem__(self, key: Any) -> _Zero:
-        self._cells.pop(self._path, None)
-        return _wrap(None, (*self._path, str(key)), self._cells)
-
-    def __getattr__(self, name: str) -> _Zero:
-        if name.startswith("_") or name in _JINJA_PROBES:
-            raise AttributeError(name)
-        return self[name]
-
-
-class _Container:
-    """A JSON object or array seen by an assert; ``| length`` and ``in`` read the container itself."""
-
-    __slots__ = ("_data", "_path", "_cells")
-
-    def __init__(self, data: Any, path: Path, cells: Cells) -> None:
-        self._data, self._path, self._cells = data, path, cells
-
-    def __len__(self) -> int:
-        self._cells[self._path] = None
-        return len(self._data)
-
-    def __contains__(self, item: object) -> bool:
-        self._cells[self._path] = None
-        return item in self._data
-
-
-class _Mapping(_Container):
-    """A JSON object: ``a.b`` and ``a["b"]`` read keys; a missing key is 0."""
-
-    __slots__ = ()
-
-    def __getitem__(self, key: Any) -> Any:
-        if not isinstance(key, str | int) or isinstance(key, bool):
-            raise TypeError(f"object keys are strings, not {type(key).__name__}")
-        key = str(key)  # for_each may bind 2019 for a "2019" key
-        return _wrap(self._data.get(key), (*self._path, key), self._cells)
-
-    def __getattr__(self, name: str) -> Any:
-        # Dunder lookups (copy, markupsafe's __html__) and Jinja's probes must not read data.
-        if name.startswith("__") or name in _JINJA_PROBES:
-            raise AttributeError(name)
-        return self[name]
-
-    def __iter__(self):
-        return iter(self._data)
-
-
-class _Sequence(_Container):
-    """A JSON array: ``rows[0]``, ``rows[-1]`` (recorded as its real index), slices, iteration."""
-
-    __slots__ = ()
-
-    def __getitem__(self, index: Any) -> Any:
-        if isinstance(index, slice):
-            return [self[i] for i in range(len(self._data))[index]]
-        if isinstance(index, str) and index.isdigit():
-            index = int(index)
-        if not isinstance(index, int) or isinstance(index, bool):
-            raise TypeError(f"array indexes are integers, not {type(index).__name__}")
-        position = index + len(self._data) if index < 0 else index
-        value = self._data[position] if 0 <= position < len(self._data) else None
-        return _wrap(value, (*self._path, str(position)), self._cells)
-
-    def __iter__(self):
-        return (self[i] for i in range(len(self._data)))
-
-
-def _to_plain(value: Any) -> Any:
-    """A side's value as JSON: proxies unwrapped, float noise rounded away (0.30000000000000004)."""
-    if isinstance(value, _Zero):
-        return 0
-    if isinstance(value, _Container):
-        return value._data
-    if isinstance(value, list):
-        return [_to_plain(v) for v in value]
-    if isinstance(value, float):
-        return round(value, 10)
-    return value
 
 
 def _display(value: Any) -> str:
@@ -365,11 +258,11 @@ def _instances(for_each: dict[str, list] | None) -> list[dict[str, Any]]:
 def _evaluate(rule: dict, assertion: _Assertion, data: dict, bindings: dict) -> dict | None:
     """Run one rule instance; the violation it produces, or None when it holds."""
     read: Cells = {}
-    context = {_ROOT: _wrap(data, (), read), **bindings}
+    context = {_ROOT: wrap(data, (), read), **bindings}
     left = right = error = None
     try:
         left, right = assertion.sides(**context)
-        left, right = _to_plain(left), _to_plain(right)
+        left, right = to_plain(left), to_plain(right)
         if _compare(assertion.op, left, right):
             return None
     except SecurityError as exc:

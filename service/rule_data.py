@@ -1,0 +1,114 @@
+"""How a rule's assert sees the data: proxies that count null as 0 and record every cell read.
+
+The data is wrapped in :class:`ObjectProxy`, :class:`ArrayProxy` and :class:`NullZero` proxies so that a
+violation can name the exact cells (JSON pointers) an assert read, in reading order, without
+parsing the expression text; null and missing values read as a 0 that remembers its path.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+Path = tuple[str, ...]
+Cells = dict[Path, None]  # the leaves one rule instance read, in order (a dict dedupes, keeps order)
+_JINJA_PROBES = frozenset({"jinja_pass_arg", "unsafe_callable", "alters_data"})  # never data reads
+
+
+def wrap(value: Any, path: Path, cells: Cells) -> Any:
+    """Containers become proxies; a leaf is recorded and returned, null as a 0 that remembers its path."""
+    if isinstance(value, dict):
+        return ObjectProxy(value, path, cells)
+    if isinstance(value, list):
+        return ArrayProxy(value, path, cells)
+    cells[path] = None
+    return NullZero(path, cells) if value is None else value
+
+
+class NullZero(int):
+    """0 standing for a null or missing value. Looking further into it (``a.missing.b``) moves the
+    recorded cell down to the deepest path read, so the pointer names the cell the author wrote."""
+
+    def __new__(cls, path: Path, cells: Cells) -> NullZero:
+        zero = super().__new__(cls, 0)
+        zero._path, zero._cells = path, cells
+        return zero
+
+    def __getitem__(self, key: Any) -> NullZero:
+        self._cells.pop(self._path, None)
+        return wrap(None, (*self._path, str(key)), self._cells)
+
+    def __getattr__(self, name: str) -> NullZero:
+        if name.startswith("_") or name in _JINJA_PROBES:
+            raise AttributeError(name)
+        return self[name]
+
+
+class ContainerProxy:
+    """A JSON object or array seen by an assert; ``| length`` and ``in`` read the container itself."""
+
+    __slots__ = ("_data", "_path", "_cells")
+
+    def __init__(self, data: Any, path: Path, cells: Cells) -> None:
+        self._data, self._path, self._cells = data, path, cells
+
+    def __len__(self) -> int:
+        self._cells[self._path] = None
+        return len(self._data)
+
+    def __contains__(self, item: object) -> bool:
+        self._cells[self._path] = None
+        return item in self._data
+
+
+class ObjectProxy(ContainerProxy):
+    """A JSON object: ``a.b`` and ``a["b"]`` read keys; a missing key is 0."""
+
+    __slots__ = ()
+
+    def __getitem__(self, key: Any) -> Any:
+        if not isinstance(key, str | int) or isinstance(key, bool):
+            raise TypeError(f"object keys are strings, not {type(key).__name__}")
+        key = str(key)  # for_each may bind 2019 for a "2019" key
+        return wrap(self._data.get(key), (*self._path, key), self._cells)
+
+    def __getattr__(self, name: str) -> Any:
+        # Dunder lookups (copy, markupsafe's __html__) and Jinja's probes must not read data.
+        if name.startswith("__") or name in _JINJA_PROBES:
+            raise AttributeError(name)
+        return self[name]
+
+    def __iter__(self):
+        return iter(self._data)
+
+
+class ArrayProxy(ContainerProxy):
+    """A JSON array: ``rows[0]``, ``rows[-1]`` (recorded as its real index), slices, iteration."""
+
+    __slots__ = ()
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [self[i] for i in range(len(self._data))[index]]
+        if isinstance(index, str) and index.isdigit():
+            index = int(index)
+        if not isinstance(index, int) or isinstance(index, bool):
+            raise TypeError(f"array indexes are integers, not {type(index).__name__}")
+        position = index + len(self._data) if index < 0 else index
+        value = self._data[position] if 0 <= position < len(self._data) else None
+        return wrap(value, (*self._path, str(position)), self._cells)
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self._data)))
+
+
+def to_plain(value: Any) -> Any:
+    """A side's value as JSON: proxies unwrapped, float noise rounded away (0.30000000000000004)."""
+    if isinstance(value, NullZero):
+        return 0
+    if isinstance(value, ContainerProxy):
+        return value._data
+    if isinstance(value, list):
+        return [to_plain(v) for v in value]
+    if isinstance(value, float):
+        return round(value, 10)
+    return value
