@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from flask import Blueprint, Response, jsonify, send_from_directory
+from flask import Blueprint, Response, current_app, jsonify, send_from_directory
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from rq import Worker
@@ -66,7 +65,6 @@ def readyz():
 
 @bp.get("/metrics")
 def metrics():
-    from flask import current_app
     return Response(generate_latest(current_app.extensions["wenshu.metrics"].registry),
                     mimetype=CONTENT_TYPE_LATEST)
 
@@ -85,5 +83,3 @@ def docs():
 def docs_static(name: str):
     return send_from_directory(swagger_ui_path, name)
 
-
-__all__ = ["bp", "HttpMetrics", "json"]

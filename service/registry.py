@@ -27,6 +27,7 @@ from worker.store import TemplateStore, now_iso
 from .docx_safety import check_docx
 from .lint import lint_docx
 from .rules import validate_rules
+from .validation import validate_data
 
 log = logging.getLogger("wenshu.registry")
 
@@ -115,7 +116,6 @@ class Registry:
                                 errors=lint["problems"])
         check_contract(schema, rules or [])
         if sample is not None:
-            from .validation import validate_data
             validate_data(sample, schema, rules or [], pointer_prefix="/sample")
         version = version_of(docx)
         meta = {"name": name, "title": title or name, "formats": formats or list(FORMATS),

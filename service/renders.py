@@ -22,7 +22,6 @@ from worker.webhooks import check_callback_url
 
 from .docx_safety import check_docx
 from .lint import lint_docx
-from .problems import problem_response
 from .registry import version_of
 from .state import state
 from .validation import parse_json, validate_data, validate_request
@@ -93,8 +92,9 @@ def create_render():
         ref = {"name": tv.name, "version": tv.version}
     if body.get("callback_url"):
         check_callback_url(body["callback_url"], st.settings)
-    if st.queue.count >= st.settings.max_queue:
-        raise QueueFull(f"{st.queue.count} jobs are queued (limit WENSHU_MAX_QUEUE={st.settings.max_queue}); "
+    queued = st.queue.count
+    if queued >= st.settings.max_queue:
+        raise QueueFull(f"{queued} jobs are queued (limit WENSHU_MAX_QUEUE={st.settings.max_queue}); "
                         "retry later", retry_after=5)
     job_id = uuid.uuid4().hex
     doc = {"id": job_id, "status": "queued", "template": {"name": ref["name"], "version": ref["version"]},
@@ -192,5 +192,3 @@ def delete_render(job_id: str):
     st.jobs.delete(job_id)
     return Response(status=204)
 
-
-__all__ = ["bp", "problem_response"]

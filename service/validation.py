@@ -13,7 +13,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from worker.errors import BadRequest, InvalidData, InvalidRequest, RuleViolation
+from worker.errors import BadRequest, InvalidData, InvalidRequest
 from worker.pipeline import FORMATS
 from worker.typed import pointer
 
@@ -51,7 +51,6 @@ def parse_json(raw: bytes, where: str, max_depth: int) -> Any:
         raise BadRequest(f"{where} is not valid JSON{at}: {exc}",
                          errors=[{"path": "", "message": f"invalid JSON in {where}"}]) from None
     except RecursionError:
-        value = None
         raise BadRequest(f"{where} is nested too deeply") from None
     depth = _depth(value)
     if depth > max_depth:
@@ -124,5 +123,3 @@ def validate_data(data: Any, schema: dict | None, rules: list, *, pointer_prefix
         raise_for_violations(violations)
     return violations
 
-
-__all__ = ["parse_json", "validate_request", "validate_data", "RuleViolation"]

@@ -8,7 +8,7 @@ The same object configures the API, the workers and the embedded CLI.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .errors import ConfigError
@@ -78,7 +78,6 @@ class Settings:
     webhook_secret: str = ""
     webhook_allow_private: bool = False
     log_level: str = "INFO"
-    extra: dict = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -137,5 +136,3 @@ class Settings:
         """A copy with some settings changed (tests, CLI flags)."""
         return replace(self, **changes)
 
-
-SETTING_NAMES = tuple(f.name for f in fields(Settings))
