@@ -56,7 +56,7 @@ class Stack:
         self._spawn("redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "",
                     "--appendonly", "no", "--dir", self.tmp)
         self.start_workers(self.workers)
-        self._spawn(sys.executable, "-m", "service.cli", "serve")
+        self._spawn(sys.executable, "-m", "cli.main", "serve")
         self.wait_ready()
         return self
 
@@ -66,7 +66,7 @@ class Stack:
             self.procs.remove(self.worker_proc)
             time.sleep(1)
         self.workers = n
-        self.worker_proc = self._spawn(sys.executable, "-m", "service.cli", "worker", "--processes", str(n))
+        self.worker_proc = self._spawn(sys.executable, "-m", "cli.main", "worker", "--processes", str(n))
 
     def wait_ready(self, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout

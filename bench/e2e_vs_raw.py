@@ -29,7 +29,7 @@ from unoserver.client import UnoClient
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _stack import ROOT, Stack, free_port, http  # noqa: E402
 
-from worker.config import Settings  # noqa: E402
+from core.settings import Settings  # noqa: E402
 from worker.libreoffice import Supervisor  # noqa: E402
 from worker.render import render_docx  # noqa: E402
 

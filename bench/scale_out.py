@@ -55,7 +55,7 @@ class Tree:
         base.update(REDIS_URL=redis_url, TMPDIR=str(self.home / "tmp"), WENSHU_LOG_LEVEL="WARNING",
                     WENSHU_TEMPLATES_DIR=str(self.home / "templates"), WENSHU_MAX_QUEUE="10000")
         base.update(env)
-        self.proc = subprocess.Popen([sys.executable, "-m", "service.cli", *args], env=base, cwd=self.home,
+        self.proc = subprocess.Popen([sys.executable, "-m", "cli.main", *args], env=base, cwd=self.home,
                                      start_new_session=True, stdout=subprocess.DEVNULL,
                                      stderr=open(self.home / "stderr.log", "ab"))
 

@@ -17,12 +17,12 @@ case "${1:-api}" in
   api)
     [ "$#" -gt 0 ] && shift
     echo api > "$role_file"
-    exec wenshu serve --host 0.0.0.0 --port "${WENSHU_PORT:-8080}" "$@"
+    exec wenshu serve --host 0.0.0.0 "$@"                 # port: WENSHU_PORT (core/settings.py)
     ;;
   worker)
     shift
     echo worker > "$role_file"
-    exec wenshu worker --processes "${WENSHU_WORKERS:-2}" "$@"
+    exec wenshu worker "$@"                               # processes: WENSHU_WORKERS
     ;;
   healthcheck)
     shift

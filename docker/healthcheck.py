@@ -40,7 +40,7 @@ def worker_healthy() -> tuple[bool, str]:
     from redis.exceptions import RedisError
     from rq import Worker
 
-    from worker.config import Settings
+    from core.settings import Settings
 
     url = Settings.from_env().redis_url
     host = socket.gethostname()

@@ -10,8 +10,8 @@ import uuid
 
 from flask import Flask, g, request
 
-from worker.config import Settings
-from worker.errors import Unauthorized
+from core.errors import Unauthorized
+from core.settings import Settings
 
 from . import ops, renders, templates_api
 from .problems import register_error_handlers

@@ -14,7 +14,7 @@ editing in Word. So the linter works in two passes over every part docxtpl rende
    (it is then a problem the paragraph pass does not model), mapped back to a paragraph when
    the Jinja line identifies one.
 
-The safety checks (``service.docx_safety.check_docx``) are separate; the API runs both.
+The safety checks (``core.docx_safety.check_docx``) are separate; the API runs both.
 """
 
 from __future__ import annotations
@@ -24,14 +24,13 @@ import re
 import zipfile
 from typing import Any
 
-from docxtpl import DocxTemplate
 from jinja2 import meta, nodes
 from jinja2.exceptions import TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 from lxml import etree
 
-from worker.errors import TemplateRejected
-from worker.sandbox import make_environment
+from core.errors import TemplateRejected
+from core.sandbox import make_environment
 
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 _P, _T, _TR, _TC = (f"{{{W}}}{n}" for n in ("p", "t", "tr", "tc"))
@@ -289,6 +288,10 @@ def _parse_part(part: str, root: etree._Element, env: SandboxedEnvironment
     marked = etree.fromstring(etree.tostring(root))
     for number, paragraph in enumerate(marked.iter(_P), 1):
         paragraph.set("wenshu-p", str(number))  # survives patch_xml: lets a Jinja line name its paragraph
+    # docxtpl is the authority on how it rewrites tags; imported here, not at module level, so
+    # the API process starts without the rendering engine and loads only this part of it on lint.
+    from docxtpl import DocxTemplate
+
     source = DocxTemplate(io.BytesIO()).patch_xml(etree.tostring(marked, encoding="unicode"))
     source = re.sub(r"<w:p([ >])", r"\n<w:p\1", source)  # one paragraph per line, like render_xml_part
     try:

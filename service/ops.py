@@ -10,8 +10,8 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from rq import Worker
 from swagger_ui_bundle import swagger_ui_path
 
-from worker.errors import ServiceUnavailable
-from worker.metrics import RedisMetricsCollector
+from core.errors import ServiceUnavailable
+from core.metrics import RedisMetricsCollector
 
 from .state import ServiceState, state
 
@@ -40,7 +40,7 @@ class HttpMetrics:
 
 def live_libreoffices(st: ServiceState) -> int:
     """Workers that reported a live LibreOffice in the last few seconds."""
-    return sum(1 for _ in st.redis.scan_iter(match=f"{st.keys.prefix}:lo-alive:*", count=100))
+    return sum(1 for _ in st.redis.scan_iter(match=st.keys.lo_alive("*"), count=100))
 
 
 @bp.get("/healthz")

@@ -10,7 +10,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from worker.errors import PayloadTooLarge, ServiceUnavailable, WenshuError
+from core.errors import PayloadTooLarge, ServiceUnavailable, WenshuError
 
 log = logging.getLogger("wenshu.api")
 

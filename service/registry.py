@@ -20,11 +20,11 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
-from worker.errors import Conflict, NotFound, Unprocessable
-from worker.pipeline import FORMATS
-from worker.store import TemplateStore, now_iso
+from core.docx_safety import check_docx
+from core.errors import Conflict, NotFound, Unprocessable
+from core.formats import FORMATS
+from core.stores import TemplateStore, now_iso
 
-from .docx_safety import check_docx
 from .lint import lint_docx
 from .rules import validate_rules
 from .validation import validate_data

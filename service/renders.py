@@ -14,13 +14,13 @@ from rq import Retry
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
 
-from worker.errors import BadRequest, Gone, NotFound, QueueFull, TemplateError, UnsupportedMediaType
-from worker.jobs import MIME_TYPES
-from worker.store import FINAL_STATUSES as FINAL
-from worker.store import now_iso
-from worker.webhooks import check_callback_url
+from core.docx_safety import check_docx
+from core.errors import BadRequest, Gone, NotFound, QueueFull, TemplateError, UnsupportedMediaType
+from core.formats import MIME_TYPES
+from core.payload import JobDocument, RenderPayload, TemplateRef
+from core.stores import now_iso
+from core.webhooks import check_callback_url
 
-from .docx_safety import check_docx
 from .lint import lint_docx
 from .registry import version_of
 from .state import state
@@ -82,14 +82,14 @@ def create_render():
                                 errors=lint["problems"])
         version = version_of(adhoc)
         st.templates.put_adhoc(version, adhoc, st.settings.result_ttl)
-        ref = {"name": body.get("template") or "ad-hoc", "version": version, "adhoc": True}
+        ref = TemplateRef(body.get("template") or "ad-hoc", version, adhoc=True)
     else:
         if "template" not in body:
             raise BadRequest("'template' is required (a template name; or POST multipart with a .docx)",
                              errors=[{"path": "/template", "message": "required"}])
         tv = st.registry.resolve(body["template"], body.get("template_version"))
         warnings = validate_data(body["data"], tv.schema, tv.rules, mode=body["validation"], validator=tv.validator)
-        ref = {"name": tv.name, "version": tv.version}
+        ref = TemplateRef(tv.name, tv.version)
     if body.get("callback_url"):
         check_callback_url(body["callback_url"], st.settings)
     queued = st.queue.count
@@ -97,20 +97,18 @@ def create_render():
         raise QueueFull(f"{queued} jobs are queued (limit WENSHU_MAX_QUEUE={st.settings.max_queue}); "
                         "retry later", retry_after=5)
     job_id = uuid.uuid4().hex
-    doc = {"id": job_id, "status": "queued", "template": {"name": ref["name"], "version": ref["version"]},
-           "formats": body["formats"], "files": [], "warnings": warnings, "error": None,
-           "created_at": now_iso(), "started_at": None, "finished_at": None, "timings_ms": {}}
+    doc = JobDocument(id=job_id, template={"name": ref.name, "version": ref.version}, formats=body["formats"],
+                      warnings=warnings, created_at=now_iso())
     st.jobs.create(doc)
-    payload = {"id": job_id, "template": ref, "data": body["data"], "formats": body["formats"],
-               "options": body.get("options") or {}, "basename": _basename(body.get("filename"), ref["name"]),
-               "callback_url": body.get("callback_url")}
-    timeout = int(st.settings.render_timeout + 2 * st.settings.convert_timeout + 120)
-    st.queue.enqueue("worker.jobs.render_job", payload, job_id=job_id, job_timeout=timeout,
+    payload = RenderPayload(id=job_id, template=ref, data=body["data"], formats=tuple(body["formats"]),
+                            options=body.get("options") or {}, basename=_basename(body.get("filename"), ref.name),
+                            callback_url=body.get("callback_url"))
+    st.queue.enqueue("worker.jobs.render_job", payload.to_dict(), job_id=job_id, job_timeout=st.settings.job_timeout,
                      result_ttl=0, failure_ttl=st.settings.result_ttl, retry=Retry(max=1))
     return _respond(job_id, doc, created=True)
 
 
-def _respond(job_id: str, doc: dict, created: bool = False) -> Response:
+def _respond(job_id: str, doc: JobDocument, created: bool = False) -> Response:
     st = state()
     wait = request.args.get("wait")
     if wait is not None:
@@ -121,34 +119,34 @@ def _respond(job_id: str, doc: dict, created: bool = False) -> Response:
                              errors=[{"path": "?wait", "message": "not a number"}]) from None
         doc = _wait_for(job_id, seconds) or doc
     download = request.args.get("download")
-    if download and doc["status"] == "finished":
-        match = [f for f in doc["files"] if f["format"] == download]
+    if download and doc.status == "finished":
+        match = [f for f in doc.files if f["format"] == download]
         if not match:
-            raise BadRequest(f"this job produced no {download} file (formats: {doc.get('formats')})",
+            raise BadRequest(f"this job produced no {download} file (formats: {doc.formats})",
                              errors=[{"path": "?download", "message": "format not rendered"}])
         return _send_file(job_id, match[0])
-    if download and doc["status"] == "failed" and doc.get("error"):
-        body = dict(doc["error"], job=doc)
+    if download and doc.status == "failed" and doc.error:
+        body = dict(doc.error, job=doc.to_dict())
         return Response(json.dumps(body, ensure_ascii=False), status=body.get("status", 500),
                         mimetype="application/problem+json")
-    status = 202 if created and doc["status"] not in FINAL else 200
-    response = Response(json.dumps(doc, ensure_ascii=False), status=status, mimetype="application/json")
+    status = 202 if created and not doc.ended else 200
+    response = Response(json.dumps(doc.to_dict(), ensure_ascii=False), status=status, mimetype="application/json")
     response.headers["Location"] = f"/v1/renders/{job_id}"
     return response
 
 
-def _wait_for(job_id: str, seconds: float) -> dict | None:
+def _wait_for(job_id: str, seconds: float) -> JobDocument | None:
     deadline = time.monotonic() + max(0.0, seconds)
     jobs = state().jobs
     while True:
         doc = jobs.get(job_id)
         remaining = deadline - time.monotonic()
-        if doc is None or doc["status"] in FINAL or remaining <= 0:
+        if doc is None or doc.ended or remaining <= 0:
             return doc
         jobs.wait_ended(job_id, min(remaining, WAIT_SLICE_SECONDS))
 
 
-def _job(job_id: str) -> dict:
+def _job(job_id: str) -> JobDocument:
     doc = state().jobs.get(job_id) if JOB_ID.match(job_id) else None
     if doc is None:
         raise NotFound(f"no render {job_id!r} (unknown, deleted, or expired after WENSHU_RESULT_TTL)")
@@ -172,10 +170,10 @@ def _send_file(job_id: str, meta: dict) -> Response:
 @bp.get("/v1/renders/<job_id>/files/<path:name>")
 def get_file(job_id: str, name: str):
     doc = _job(job_id)
-    match = [f for f in doc.get("files", []) if f["name"] == name]
+    match = [f for f in doc.files if f["name"] == name]
     if not match:
         raise NotFound(f"render {job_id} has no file {name!r}"
-                       + ("" if doc["status"] == "finished" else f" (status: {doc['status']})"))
+                       + ("" if doc.status == "finished" else f" (status: {doc.status})"))
     return _send_file(job_id, match[0])
 
 
@@ -183,12 +181,12 @@ def get_file(job_id: str, name: str):
 def delete_render(job_id: str):
     st = state()
     doc = _job(job_id)
-    if doc["status"] == "queued":
+    if doc.status == "queued":
         try:
             Job.fetch(job_id, connection=st.redis).cancel()
         except (NoSuchJobError, InvalidJobOperation):
             pass
-    st.results.delete(*(st.keys.file(job_id, f["name"]) for f in doc.get("files", [])))
+    st.results.delete(*(st.keys.file(job_id, f["name"]) for f in doc.files))
     st.jobs.delete(job_id)
     return Response(status=204)
 

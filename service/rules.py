@@ -10,7 +10,7 @@ A ``rules.json`` is a JSON list of rules such as::
 Why it works the way it does:
 
 - Rules arrive with uploaded templates, so an ``assert`` is never Python: it is compiled with the
-  same sandboxed Jinja environment renders use (:func:`worker.sandbox.make_environment`), and
+  same sandboxed Jinja environment renders use (:func:`core.sandbox.make_environment`), and
   attribute names that start with ``_`` (the way out of a sandbox) are refused at upload time.
 - The assert has exactly one top-level comparison; both sides are evaluated separately so a
   violation can say "left 120, right 118" instead of just "false".
@@ -39,9 +39,9 @@ from jinja2.parser import Parser
 from jinja2.sandbox import SandboxedEnvironment
 from jinja2.visitor import NodeTransformer
 
-from worker.errors import RuleViolation, Unprocessable, UnsafeTemplate
-from worker.sandbox import make_environment
-from worker.typed import pointer
+from core.errors import RuleViolation, Unprocessable, UnsafeTemplate
+from core.pointer import pointer
+from core.sandbox import make_environment
 
 from .rule_data import Cells, to_plain, wrap
 

@@ -8,18 +8,18 @@ from __future__ import annotations
 
 from gunicorn.app.base import BaseApplication
 
-from worker.config import Settings
+from core.settings import Settings
 
 
 class _Gunicorn(BaseApplication):
-    def __init__(self, settings: Settings, threads: int) -> None:
-        self.settings, self.threads = settings, threads
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
         super().__init__()
 
     def load_config(self) -> None:
         s = self.settings
         for key, value in {"bind": f"{s.host}:{s.port}", "workers": 1, "worker_class": "gthread",
-                           "threads": self.threads, "timeout": s.max_wait + 30,
+                           "threads": s.api_threads, "timeout": s.max_wait + 30,
                            "graceful_timeout": s.max_wait + 5, "accesslog": None,
                            "limit_request_line": 8190}.items():
             self.cfg.set(key, value)
@@ -30,7 +30,7 @@ class _Gunicorn(BaseApplication):
         return create_app(self.settings)
 
 
-def serve(settings: Settings, threads: int = 32) -> int:
+def serve(settings: Settings) -> int:
     """Run the API until SIGTERM/SIGINT."""
-    _Gunicorn(settings, threads).run()
+    _Gunicorn(settings).run()
     return 0

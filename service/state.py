@@ -8,8 +8,9 @@ from flask import current_app
 from redis import Redis
 from rq import Queue
 
-from worker.config import Settings
-from worker.store import JobStore, Keys, RedisResultStore, TemplateStore
+from core.keys import Keys
+from core.settings import Settings
+from core.stores import JobStore, RedisResultStore, TemplateStore
 
 from .registry import Registry
 
@@ -33,7 +34,7 @@ class ServiceState:
         keys = Keys(settings.key_prefix)
         templates = TemplateStore(redis, keys)
         return cls(settings=settings, redis=redis, keys=keys,
-                   queue=Queue(settings.queue_name, connection=redis),
+                   queue=Queue(settings.queue, connection=redis),
                    jobs=JobStore(redis, keys, settings.result_ttl), results=RedisResultStore(redis),
                    templates=templates, registry=Registry(templates, settings.templates_dir))
 

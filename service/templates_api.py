@@ -8,9 +8,9 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, send_file
 
-from worker.errors import BadRequest, NotFound
+from core.docx_safety import check_docx
+from core.errors import BadRequest, NotFound
 
-from .docx_safety import check_docx
 from .lint import lint_docx
 from .state import state
 from .validation import parse_json

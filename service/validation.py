@@ -13,9 +13,9 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from worker.errors import BadRequest, InvalidData, InvalidRequest
-from worker.pipeline import FORMATS
-from worker.typed import pointer
+from core.errors import BadRequest, InvalidData, InvalidRequest
+from core.formats import FORMATS
+from core.pointer import pointer
 
 from .rules import check_rules, raise_for_violations
 

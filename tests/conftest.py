@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from redis import Redis
 
+from core.settings import PROJECT_ROOT, Settings
 from helpers import free_port
-from worker.config import PROJECT_ROOT, Settings
 from worker.pipeline import Pipeline
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -48,7 +48,7 @@ def private_redis(tmp_path_factory, settings: Settings, name: str, **changes) ->
     """Settings pointing at a Redis of a test module's own (queue and key prefix named ``name``)."""
     proc, url = start_redis(tmp_path_factory.mktemp(f"{name}-redis"))
     try:
-        yield settings.with_(redis_url=url, queue_name=name, key_prefix=name, **changes)
+        yield settings.with_(redis_url=url, queue=name, key_prefix=name, **changes)
     finally:
         proc.terminate()
         proc.wait(5)
@@ -77,7 +77,7 @@ def pipeline() -> Iterator[Pipeline]:
 
 def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
-    env.update({"REDIS_URL": settings.redis_url, "WENSHU_ENV": "test", "WENSHU_QUEUE": settings.queue_name,
+    env.update({"REDIS_URL": settings.redis_url, "WENSHU_ENV": "test", "WENSHU_QUEUE": settings.queue,
                 "WENSHU_KEY_PREFIX": settings.key_prefix, "WENSHU_CONVERT_TIMEOUT": str(settings.convert_timeout),
                 "WENSHU_LOG_LEVEL": "WARNING"})
     env.update(extra)
@@ -86,7 +86,7 @@ def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
 
 def start_workers(settings: Settings, processes: int = 1, **env: str) -> subprocess.Popen:
     """``wenshu worker`` as a real process tree; waits until its LibreOffice is up."""
-    proc = subprocess.Popen([sys.executable, "-m", "service.cli", "worker", "--processes", str(processes)],
+    proc = subprocess.Popen([sys.executable, "-m", "cli.main", "worker", "--processes", str(processes)],
                             env=worker_env(settings, **env), cwd=PROJECT_ROOT, start_new_session=True)
     redis = Redis.from_url(settings.redis_url)
     deadline = time.monotonic() + 90

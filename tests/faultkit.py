@@ -17,8 +17,8 @@ from typing import Any
 from docx import Document
 from redis import Redis
 
-from worker.config import Settings
-from worker.store import Keys
+from core.keys import Keys
+from core.settings import Settings
 
 ROW_TEXT = "x" * 20
 

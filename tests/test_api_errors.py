@@ -11,11 +11,11 @@ import re
 
 import pytest
 
+from core.errors import ConfigError
+from core.settings import PROJECT_ROOT, Settings
 from helpers import docx_with, free_port
 from service.app import OPEN_PATHS, create_app
 from service.validation import RENDER_REQUEST_SCHEMA
-from worker.config import PROJECT_ROOT, Settings
-from worker.errors import ConfigError
 
 INVOICE_SAMPLE = json.loads((PROJECT_ROOT / "templates/invoice/sample.json").read_text(encoding="utf-8"))
 OPENAPI = json.loads((PROJECT_ROOT / "service/openapi.json").read_text(encoding="utf-8"))
@@ -213,7 +213,7 @@ def test_body_over_the_size_limit_is_413(small_body_api, kind):
 
 def test_full_queue_answers_429_with_retry_after(settings):
     # A queue no worker listens on, limited to one job: the second render must be turned away.
-    api = create_app(settings.with_(max_queue=1, queue_name="wenshu-full-queue-test")).test_client()
+    api = create_app(settings.with_(max_queue=1, queue="wenshu-full-queue-test")).test_client()
     first = post_json(api, {"template": "invoice", "data": INVOICE_SAMPLE})
     assert first.status_code == 202
     try:

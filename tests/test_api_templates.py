@@ -11,8 +11,8 @@ import pytest
 from docx import Document
 from docx.opc.constants import RELATIONSHIP_TYPE as RT
 
+from core.settings import PROJECT_ROOT
 from helpers import pdf_text, squash
-from worker.config import PROJECT_ROOT
 
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
 BUNDLED = sorted(p.parent.name for p in TEMPLATES_DIR.glob("*/template.docx"))

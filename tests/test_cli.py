@@ -9,8 +9,8 @@ from pathlib import Path
 import docx
 import pytest
 
+from core.settings import PROJECT_ROOT
 from helpers import pdf_text, squash
-from worker.config import PROJECT_ROOT
 
 pytestmark = pytest.mark.e2e
 INVOICE = PROJECT_ROOT / "templates" / "invoice"
@@ -19,7 +19,7 @@ CORPUS = PROJECT_ROOT / "tests" / "fixtures" / "peer-corpus" / "templates"
 
 def wenshu(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
     env_free_of_redis = {"PATH": "/usr/bin:/bin", "REDIS_URL": "redis://127.0.0.1:1/0", "HOME": "/tmp"}
-    return subprocess.run([sys.executable, "-m", "service.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "cli.main", *args], capture_output=True, text=True,
                           input=stdin, cwd=PROJECT_ROOT, env=env_free_of_redis, timeout=180)
 
 
@@ -88,9 +88,9 @@ def test_unknown_subcommand_is_a_usage_error():
 
 
 def test_cli_parser_names_the_four_commands():
-    from service.cli import build_parser
+    from cli.main import build_parser
 
     text = build_parser().format_help()
     for command in ("serve", "worker", "render", "lint"):
         assert command in text
-    assert Path(PROJECT_ROOT / "pyproject.toml").read_text().count('wenshu = "service.cli:main"') == 1
+    assert Path(PROJECT_ROOT / "pyproject.toml").read_text().count('wenshu = "cli.main:main"') == 1

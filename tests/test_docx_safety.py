@@ -21,8 +21,8 @@ from docx.opc.constants import RELATIONSHIP_TYPE as RT
 from docx.oxml import parse_xml
 from docx.oxml.ns import nsdecls
 
-from service.docx_safety import DocxLimits, check_docx
-from worker.errors import TemplateRejected
+from core.docx_safety import DocxLimits, check_docx
+from core.errors import TemplateRejected
 
 PEER_CORPUS = sorted((Path(__file__).parent / "fixtures" / "peer-corpus" / "templates").glob("*.docx"))
 MB = 1024 * 1024

@@ -117,15 +117,15 @@ def test_user_error_fails_once_with_reason_and_is_not_retried(api, redis_env, po
     # The failure is the user's: the RQ job ended normally (result_ttl=0 deletes it), its retry
     # unused; it is in no failed, started or queued list that could bring it back.
     assert not Job.exists(job_id, connection=redis)
-    assert job_id not in FailedJobRegistry(redis_env.queue_name, connection=redis).get_job_ids()
-    assert job_id not in StartedJobRegistry(redis_env.queue_name, connection=redis).get_job_ids()
-    assert job_id not in Queue(redis_env.queue_name, connection=redis).job_ids
+    assert job_id not in FailedJobRegistry(redis_env.queue, connection=redis).get_job_ids()
+    assert job_id not in StartedJobRegistry(redis_env.queue, connection=redis).get_job_ids()
+    assert job_id not in Queue(redis_env.queue, connection=redis).job_ids
 
 
 @pytest.fixture(scope="module")
 def timeout_env(redis_env):
     """One worker whose conversions may take 2 s, on a queue of its own."""
-    env = redis_env.with_(queue_name="faults-timeout", convert_timeout=2)
+    env = redis_env.with_(queue="faults-timeout", convert_timeout=2)
     proc = start_workers(env, 1)
     yield env, create_app(env).test_client()
     stop_process_tree(proc)
@@ -150,7 +150,7 @@ def test_conversion_over_timeout_fails_naming_it_and_next_job_succeeds(timeout_e
 def test_redis_restart_gives_503_then_recovers_without_restarting_anything(tmp_path, settings):
     redis_proc, url = start_redis(tmp_path)
     port = int(url.rsplit(":", 1)[1].split("/")[0])
-    env = settings.with_(redis_url=url, queue_name="faults-redis", key_prefix="faults-redis")
+    env = settings.with_(redis_url=url, queue="faults-redis", key_prefix="faults-redis")
     workers = start_workers(env, 1)
     try:
         api = create_app(env).test_client()

@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from worker.filters import FILTERS
-from worker.sandbox import make_environment
+from core.filters import FILTERS
+from core.sandbox import make_environment
 
 
 def render(source: str, **data) -> str:

@@ -20,8 +20,8 @@ import pytest
 from docx import Document
 from docx.shared import Mm
 
+from core.settings import Settings
 from helpers import pdf_image_count, pdf_text
-from worker.config import Settings
 from worker.pipeline import Pipeline
 
 pytestmark = pytest.mark.e2e
@@ -131,7 +131,7 @@ def test_unhardened_profile_would_read_the_linked_file(canary, tmp_path):
     # the empty result above is the hardened profile's doing, not an accident of the document.
     empty_seed = tmp_path / "empty-seed"
     empty_seed.mkdir()
-    with Pipeline(Settings(env="test", lo_profile_seed=empty_seed)) as unhardened:
+    with Pipeline(Settings(env="test", lo_profile=empty_seed)) as unhardened:
         pdf = unhardened.render(linked_picture_docx(canary.as_uri()), {})["pdf"]
     assert pdf_image_count(pdf, tmp_path) == 1
 

@@ -10,8 +10,8 @@ from docx import Document
 from docx.oxml import parse_xml
 from docx.oxml.ns import nsdecls
 
+from core.errors import TemplateRejected
 from service.lint import lint_docx
-from worker.errors import TemplateRejected
 
 PEER_CORPUS = sorted((Path(__file__).parent / "fixtures" / "peer-corpus" / "templates").glob("*.docx"))
 

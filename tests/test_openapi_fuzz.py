@@ -46,7 +46,7 @@ def fuzz_schema(settings):
     from service.app import create_app
 
     tag = uuid.uuid4().hex[:8]
-    app = create_app(settings.with_(queue_name=f"wenshu-fuzz-{tag}", key_prefix=f"wenshu-fuzz-{tag}"))
+    app = create_app(settings.with_(queue=f"wenshu-fuzz-{tag}", key_prefix=f"wenshu-fuzz-{tag}"))
     return schemathesis.openapi.from_wsgi("/openapi.json", app).exclude(path="/readyz")
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from core.errors import RuleViolation, Unprocessable, UnsafeTemplate
 from service.rules import check_rules, raise_for_violations, validate_rules
-from worker.errors import RuleViolation, Unprocessable, UnsafeTemplate
 
 BALANCE = {
     "id": "balance",

@@ -13,7 +13,7 @@ from docx import Document
 from docxtpl import DocxTemplate
 from jinja2.exceptions import SecurityError, UndefinedError
 
-from worker.sandbox import make_environment
+from core.sandbox import make_environment
 
 PAYLOADS = [
     # docxtpl #632 as published, with `id` replaced by a command that leaves a trace.

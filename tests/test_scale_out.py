@@ -25,8 +25,8 @@ from redis import Redis
 from rq import Worker
 
 from conftest import start_redis, stop_process_tree
+from core.settings import PROJECT_ROOT
 from helpers import free_port, pdf_text, squash
-from worker.config import PROJECT_ROOT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -67,7 +67,7 @@ def isolated(home: Path, redis_url: str, **extra: str) -> dict:
 
 
 def spawn(home: Path, env: dict, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "service.cli", *args], env=env, cwd=home,
+    return subprocess.Popen([sys.executable, "-m", "cli.main", *args], env=env, cwd=home,
                             start_new_session=True, stdout=subprocess.DEVNULL,
                             stderr=open(home / "stderr.log", "ab"))
 

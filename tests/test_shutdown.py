@@ -18,6 +18,7 @@ import urllib.request
 import pytest
 
 from conftest import private_redis, start_workers, stop_process_tree, worker_env
+from core.settings import PROJECT_ROOT
 from faultkit import (
     alive,
     descendants,
@@ -30,7 +31,6 @@ from faultkit import (
 )
 from helpers import free_port, pdf_text, squash
 from service.app import create_app
-from worker.config import PROJECT_ROOT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -68,7 +68,7 @@ def test_sigterm_to_worker_finishes_the_running_job_then_exits_with_its_libreoff
 def test_sigterm_to_serve_answers_the_waiting_request_then_exits(env):
     workers = start_workers(env, 1)
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--port", str(port)],
+    server = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", "--port", str(port)],
                               env=worker_env(env), cwd=PROJECT_ROOT, start_new_session=True,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
@@ -116,4 +116,4 @@ def _queued(env) -> int:
     from redis import Redis
     from rq import Queue
 
-    return Queue(env.queue_name, connection=Redis.from_url(env.redis_url)).count
+    return Queue(env.queue, connection=Redis.from_url(env.redis_url)).count

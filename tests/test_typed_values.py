@@ -8,8 +8,8 @@ import pytest
 from docx import Document
 from PIL import Image
 
+from core.errors import InvalidData
 from helpers import pdf_image_count, pdf_text
-from worker.errors import InvalidData
 from worker.render import render_docx
 
 pytestmark = pytest.mark.e2e

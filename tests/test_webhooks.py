@@ -86,7 +86,7 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture(scope="module")
 def hook_settings(settings):
-    return settings.with_(queue_name=f"wenshu-webhooks-{uuid.uuid4().hex[:6]}", key_prefix="wenshu-webhooks",
+    return settings.with_(queue=f"wenshu-webhooks-{uuid.uuid4().hex[:6]}", key_prefix="wenshu-webhooks",
                           webhook_allow_private=True, webhook_secret=SECRET)
 
 
@@ -246,7 +246,7 @@ def test_delivery_connects_to_the_vetted_address_not_a_fresh_lookup(receiver):
     # The URL names a host that does not resolve at all; pinned to the address the check vetted,
     # the request still reaches it, with the URL's host in the Host header. A rebinding DNS answer
     # between check and connect therefore cannot redirect the delivery.
-    from worker.webhooks import post_pinned
+    from core.webhooks import post_pinned
 
     port = receiver.server.server_address[1]
     status = post_pinned(f"http://callback.invalid:{port}/hook?x=1", b"{}", {"Content-Type": "application/json"},
@@ -258,8 +258,8 @@ def test_delivery_connects_to_the_vetted_address_not_a_fresh_lookup(receiver):
 
 
 def test_check_returns_only_addresses_it_vetted(settings):
-    from worker.errors import Unprocessable
-    from worker.webhooks import check_callback_url
+    from core.errors import Unprocessable
+    from core.webhooks import check_callback_url
 
     assert "127.0.0.1" in check_callback_url("http://127.0.0.1:9/x", settings.with_(webhook_allow_private=True))
     with pytest.raises(Unprocessable):

@@ -18,30 +18,30 @@ from urllib.parse import quote
 from redis import Redis
 from rq import get_current_job
 
-from .config import Settings
-from .errors import Gone, WenshuError
+from core.errors import Gone, WenshuError
+from core.formats import MIME_TYPES
+from core.keys import Keys
+from core.metrics import MetricsRecorder
+from core.payload import JobDocument, RenderPayload
+from core.settings import Settings
+from core.stores import JobStore, RedisResultStore, TemplateStore, now_iso
+from core.webhooks import deliver_in_background
+
 from .libreoffice import Supervisor
-from .metrics import MetricsRecorder
 from .pipeline import Output, Pipeline
-from .store import JobStore, Keys, RedisResultStore, TemplateStore, now_iso
-from .webhooks import deliver_in_background
 
 log = logging.getLogger("wenshu.worker")
 
-MIME_TYPES = {
-    "pdf": "application/pdf",
-    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    "odt": "application/vnd.oasis.opendocument.text",
-}
 
 
-def render_job(payload: dict[str, Any]) -> None:
-    """RQ entry point: run one render in this worker process's engine.
+def render_job(raw: dict[str, Any]) -> None:
+    """RQ entry point: run one render (a :class:`RenderPayload` as a dict) in this process's engine.
 
     An unexpected exception (a bug, Redis gone mid-job) goes back to RQ, which retries the job
     once; on the last attempt the job document is failed first, so it never hangs in ``started``.
     """
     engine = Engine.current()
+    payload = RenderPayload.from_dict(raw)
     try:
         engine.run(payload)
     except Exception:
@@ -80,11 +80,11 @@ class Engine:
         """Make this engine the one ``render_job`` uses in this process."""
         type(self)._current = self
 
-    def run(self, payload: dict[str, Any]) -> None:
-        job_id = payload["id"]
+    def run(self, payload: RenderPayload) -> None:
+        job_id = payload.id
         started = now_iso()
         doc = self.jobs.update(job_id, status="started", started_at=started)
-        if doc is None or doc.get("status") == "cancelled":
+        if doc is None:
             log.info("job %s was deleted before it started", job_id)
             return
         t0 = time.perf_counter()
@@ -94,51 +94,50 @@ class Engine:
         except WenshuError as exc:
             self._fail(job_id, doc, started, exc, payload)
             return
-        timings = {"queued": _ms_between(doc["created_at"], started), **output.timings_ms}
+        timings = {"queued": _ms_between(doc.created_at, started), **output.timings_ms}
         finished = now_iso()
-        timings["total"] = _ms_between(doc["created_at"], finished)
+        timings["total"] = _ms_between(doc.created_at, finished)
         final = self.jobs.update(job_id, status="finished", files=files, finished_at=finished, timings_ms=timings)
         self._callback(payload, final)
         self.metrics.job_finished("finished", {k: v / 1000 for k, v in timings.items()})
-        log.info("job finished", extra={"job_id": job_id, "template": payload["template"],
+        log.info("job finished", extra={"job_id": job_id, "template": payload.template.label(),
                                         "duration_ms": round((time.perf_counter() - t0) * 1000)})
 
-    def _produce(self, payload: dict[str, Any]) -> Output:
-        ref = payload["template"]
-        template = self.templates.get_docx(ref)
+    def _produce(self, payload: RenderPayload) -> Output:
+        template = self.templates.get_docx(payload.template)
         if template is None:
-            raise Gone(f"template {ref.get('name')}@{ref.get('version')} is no longer stored")
-        return self.pipeline.produce(template, payload["data"], payload["formats"], payload.get("options"))
+            raise Gone(f"template {payload.template.label()} is no longer stored")
+        return self.pipeline.produce(template, payload.data, payload.formats, payload.options)
 
-    def _store_files(self, job_id: str, payload: dict[str, Any], output: Output) -> list[dict[str, Any]]:
+    def _store_files(self, job_id: str, payload: RenderPayload, output: Output) -> list[dict[str, Any]]:
         files = []
         for fmt, data in output.files.items():
-            name = f"{payload['basename']}.{fmt}"
+            name = f"{payload.basename}.{fmt}"
             self.results.put(self.keys.file(job_id, name), data, self.settings.result_ttl)
             files.append({"name": name, "format": fmt, "content_type": MIME_TYPES[fmt], "size": len(data),
                           "sha256": hashlib.sha256(data).hexdigest(),
                           "url": f"/v1/renders/{job_id}/files/{quote(name)}"})
         return files
 
-    def _callback(self, payload: dict, doc: dict | None) -> None:
-        if payload.get("callback_url") and doc is not None:
-            deliver_in_background(payload["callback_url"], doc, self.settings)
+    def _callback(self, payload: RenderPayload, doc: JobDocument | None) -> None:
+        if payload.callback_url and doc is not None:
+            deliver_in_background(payload.callback_url, doc.to_dict(), self.settings)
 
-    def fail_unexpectedly(self, payload: dict[str, Any]) -> None:
+    def fail_unexpectedly(self, payload: RenderPayload) -> None:
         """Fail the job document after an error that is not the user's (best effort)."""
         error = WenshuError("the render failed on an internal error; it has been logged").to_problem()
         try:
-            doc = self.jobs.update(payload["id"], status="failed", error=error, finished_at=now_iso())
+            doc = self.jobs.update(payload.id, status="failed", error=error, finished_at=now_iso())
             self._callback(payload, doc)
             self.metrics.job_finished("failed", {})
         except Exception:  # noqa: BLE001 - Redis itself may be what failed
-            log.exception("could not record the failure of job %s", payload["id"])
+            log.exception("could not record the failure of job %s", payload.id)
 
-    def _fail(self, job_id: str, doc: dict, started: str, exc: WenshuError, payload: dict) -> None:
+    def _fail(self, job_id: str, doc: JobDocument, started: str, exc: WenshuError, payload: RenderPayload) -> None:
         finished = now_iso()
         error = exc.to_problem()
         final = self.jobs.update(job_id, status="failed", error=error, finished_at=finished,
-                                 timings_ms={"queued": _ms_between(doc["created_at"], started)})
+                                 timings_ms={"queued": _ms_between(doc.created_at, started)})
         self._callback(payload, final)
         self.metrics.job_finished("failed", {})
-        log.warning("job failed: %s", exc.detail, extra={"job_id": job_id, "template": payload["template"]})
+        log.warning("job failed: %s", exc.detail, extra={"job_id": job_id, "template": payload.template.label()})

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import unoserver
 
-from .config import PROJECT_ROOT, Settings
-from .errors import ConversionFailed, ConversionTimeout
+from core.errors import ConversionFailed, ConversionTimeout
+from core.settings import PROJECT_ROOT, Settings
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ class LibreOfficeProcess:
 
     def start(self) -> None:
         self.port, uno_port = free_port(), free_port()
-        profile_url = seed_profile(self.settings.lo_profile_seed, self.profile_dir)
+        profile_url = seed_profile(self.settings.lo_profile, self.profile_dir)
         env = dict(os.environ)
         # The system Python must import unoserver from our venv without the venv's other packages.
         env["PYTHONPATH"] = str(Path(unoserver.__file__).resolve().parent.parent)

@@ -6,14 +6,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from .config import Settings
-from .errors import BadRequest, RenderLimitExceeded
+from core.errors import BadRequest, RenderLimitExceeded
+from core.formats import PDFA_LEVELS
+from core.sandbox import make_environment
+from core.settings import Settings
+
 from .libreoffice import Supervisor
 from .render import render_docx
-from .sandbox import make_environment
-
-FORMATS = ("pdf", "docx", "odt")
-PDFA_VERSIONS = {"1b": 1, "2b": 2, "3b": 3}
 
 
 @dataclass
@@ -30,10 +29,10 @@ def pdf_filter_options(options: dict[str, Any] | None) -> list[str]:
     result = []
     pdfa = pdf.get("pdfa")
     if pdfa:
-        if pdfa not in PDFA_VERSIONS:
-            raise BadRequest(f"options.pdf.pdfa must be one of {sorted(PDFA_VERSIONS)}",
+        if pdfa not in PDFA_LEVELS:
+            raise BadRequest(f"options.pdf.pdfa must be one of {sorted(PDFA_LEVELS)}",
                              errors=[{"path": "/options/pdf/pdfa", "message": "unknown PDF/A level"}])
-        result.append(f"SelectPdfVersion={PDFA_VERSIONS[pdfa]}")
+        result.append(f"SelectPdfVersion={PDFA_LEVELS[pdfa]}")
     return result
 
 

@@ -20,8 +20,9 @@ from jinja2 import TemplateSyntaxError, UndefinedError
 from jinja2.exceptions import SecurityError
 from jinja2.exceptions import TemplateError as JinjaTemplateError
 
-from .errors import InvalidData, RenderLimitExceeded, TemplateError, UnsafeTemplate
-from .sandbox import ReportEnvironment, make_environment
+from core.errors import InvalidData, RenderLimitExceeded, TemplateError, UnsafeTemplate
+from core.sandbox import ReportEnvironment, make_environment
+
 from .typed import to_context
 
 

@@ -31,10 +31,12 @@ from rq.job import Job
 from rq.registry import StartedJobRegistry
 from rq.worker import SimpleWorker
 
-from .config import Settings
-from .errors import ConversionFailed
+from core.errors import ConversionFailed
+from core.keys import Keys
+from core.settings import Settings
+from core.stores import JobStore, now_iso
+
 from .jobs import Engine
-from .store import JobStore, Keys, now_iso
 
 log = logging.getLogger("wenshu.worker")
 
@@ -54,10 +56,6 @@ POOL_PID_ENV = "WENSHU_POOL_PID"
 """Environment variable with the pool's pid: a worker whose pool is gone stops itself."""
 
 
-def alive_key(keys: Keys, worker_name: str) -> str:
-    return f"{keys.prefix}:lo-alive:{worker_name}"
-
-
 class WenshuWorker(SimpleWorker):
     """An RQ worker whose jobs share this process's :class:`Engine`."""
 
@@ -72,7 +70,7 @@ def _mark_alive(engine: Engine, redis: Redis, worker: WenshuWorker, stop: thread
     Marked only once RQ has registered the worker, so "ready" means a job sent now is taken.
     Until the first mark, checks every 0.1 s; then refreshes every ALIVE_REFRESH_SECONDS.
     """
-    key = alive_key(engine.keys, worker.name)
+    key = engine.keys.lo_alive(worker.name)
     marked = False
     while not stop.is_set():
         process = engine.pipeline.supervisor.process
@@ -128,7 +126,7 @@ def run_one(settings: Settings) -> None:
     try:
         engine.pipeline.supervisor.start()  # warm before the first job; readiness depends on it
         limit_memory(settings.worker_memory)
-        queue = Queue(settings.queue_name, connection=redis)
+        queue = Queue(settings.queue, connection=redis)
         worker = WenshuWorker([queue], connection=redis, engine=engine, name=os.environ.get(NAME_ENV) or None)
         threading.Thread(target=_mark_alive, args=(engine, redis, worker, stop), daemon=True).start()
         if os.environ.get(POOL_PID_ENV, "").isdigit():
@@ -149,7 +147,7 @@ def recover_jobs(redis: Redis, settings: Settings, worker_name: str) -> list[str
     Returns:
         The ids of the jobs recovered.
     """
-    registry = StartedJobRegistry(settings.queue_name, connection=redis)
+    registry = StartedJobRegistry(settings.queue, connection=redis)
     entries = [e.decode() for e in redis.smembers(WORKER_EXECUTIONS_KEY_TEMPLATE.format(worker_name))]
     if not entries:
         return []
@@ -165,7 +163,7 @@ def recover_jobs(redis: Redis, settings: Settings, worker_name: str) -> list[str
             status = None
         log.warning("recovered job %s of dead worker %s: %s", job_id, worker_name, status)
         doc = store.get(job_id)
-        if status == "failed" and doc is not None and doc.get("status") == "started":
+        if status == "failed" and doc is not None and doc.status == "started":
             error = ConversionFailed(
                 "the worker process died twice while rendering this job (killed, or out of memory); "
                 "it was not retried again").to_problem()
@@ -185,7 +183,7 @@ def sweep_orphans(redis: Redis, settings: Settings) -> list[str]:
         The ids of the jobs recovered.
     """
     keys = Keys(settings.key_prefix)
-    registry = StartedJobRegistry(settings.queue_name, connection=redis)
+    registry = StartedJobRegistry(settings.queue, connection=redis)
     dead: set[str] = set()
     for job_id in registry.get_job_ids(cleanup=False):
         try:
@@ -194,7 +192,7 @@ def sweep_orphans(redis: Redis, settings: Settings) -> list[str]:
             continue
         started = job.started_at.timestamp() if job.started_at else time.time()
         if (job.worker_name and time.time() - started > ALIVE_TTL_SECONDS
-                and not redis.exists(alive_key(keys, job.worker_name))):
+                and not redis.exists(keys.lo_alive(job.worker_name))):
             dead.add(job.worker_name)
     recovered = []
     for name in sorted(dead):
@@ -248,8 +246,7 @@ def run_pool(settings: Settings, processes: int) -> int:
                     log.exception("could not recover the jobs of worker %s", name)
                 spawn(slot)
         stopping.wait(POOL_POLL_SECONDS)
-    # A job may take its render time plus two conversions (one retry on a fresh instance).
-    grace = settings.render_timeout + 2 * settings.convert_timeout + 30
+    grace = settings.job_timeout
     for child, _ in children.values():
         try:
             child.wait(grace)
@@ -261,7 +258,7 @@ def run_pool(settings: Settings, processes: int) -> int:
 
 def main() -> None:
     """Entry point of one worker process (``python -m worker.runner``)."""
-    from .logs import configure_logging
+    from core.logs import configure_logging
 
     settings = Settings.from_env()
     configure_logging(settings.log_level)

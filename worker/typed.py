@@ -16,7 +16,8 @@ from typing import Any
 from docx.shared import Mm
 from docxtpl import DocxTemplate, InlineImage, Listing, RichText
 
-from .errors import InvalidData
+from core.errors import InvalidData
+from core.pointer import pointer
 
 TYPED_KEYS = ("$image", "$rich", "$listing", "$link")
 IMAGE_SIGNATURES = {b"\x89PNG\r\n\x1a\n": "png", b"\xff\xd8\xff": "jpeg", b"GIF87a": "gif",
@@ -24,11 +25,6 @@ IMAGE_SIGNATURES = {b"\x89PNG\r\n\x1a\n": "png", b"\xff\xd8\xff": "jpeg", b"GIF8
 RICH_OPTIONS = {"bold", "italic", "underline", "strike", "color", "size", "font", "style",
                 "superscript", "subscript", "highlight", "rtl", "lang"}
 LINK_SCHEMES = ("http://", "https://", "mailto:")
-
-
-def pointer(parts: tuple) -> str:
-    """RFC 6901 JSON pointer for a path of keys and indexes."""
-    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
 
 
 def to_context(value: Any, tpl: DocxTemplate, path: tuple = ()) -> Any:

@@ -7,7 +7,7 @@ LibreOffice would fetch ``file:///etc/passwd`` or an attacker's URL as an image,
 template), the fields (INCLUDETEXT/INCLUDEPICTURE/DDE/LINK pull in files or run commands when
 fields update), and active content (OLE, ActiveX, VBA macros). DESIGN.md §5 asks for all of them
 to be refused with a clear 422 that names what was found, so :func:`check_docx` collects every
-finding and raises one :class:`~worker.errors.TemplateRejected`.
+finding and raises one :class:`~core.errors.TemplateRejected`.
 
 Order matters: cheap structural checks (is it a zip, entry count, declared sizes) run first and
 stop early, so a bomb is refused before a byte of it is decompressed; decompression then runs in
@@ -25,7 +25,7 @@ from typing import Any
 
 from lxml import etree
 
-from worker.errors import TemplateRejected
+from core.errors import TemplateRejected
 
 MB = 1024 * 1024
 

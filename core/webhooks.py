@@ -22,8 +22,8 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from .config import Settings
 from .errors import Unprocessable
+from .settings import Settings
 
 log = logging.getLogger("wenshu.webhooks")
 

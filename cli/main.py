@@ -19,7 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the HTTP API (gunicorn)")
     serve.add_argument("--host", help="interface (default WENSHU_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default WENSHU_PORT or 8080)")
-    serve.add_argument("--threads", type=int, default=32, help="request threads (?wait= holds one)")
+    serve.add_argument("--threads", type=int, help="request threads (default WENSHU_API_THREADS or 32)")
 
     worker = sub.add_parser("worker", help="run render workers, each with its own LibreOffice")
     worker.add_argument("--processes", type=int, help="worker processes (default WENSHU_WORKERS or 2)")
@@ -40,9 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from worker.config import Settings
-    from worker.errors import WenshuError
-    from worker.logs import configure_logging
+    from core.errors import WenshuError
+    from core.logs import configure_logging
+    from core.settings import Settings
 
     try:
         settings = Settings.from_env()
@@ -54,9 +54,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _serve(args, settings) -> int:
-    from .server import serve
+    from service.server import serve
 
-    return serve(settings.with_(host=args.host or settings.host, port=args.port or settings.port), args.threads)
+    return serve(settings.with_(host=args.host or settings.host, port=args.port or settings.port,
+                                api_threads=args.threads or settings.api_threads))
 
 
 def _worker(args, settings) -> int:
@@ -66,11 +67,10 @@ def _worker(args, settings) -> int:
 
 
 def _render(args, settings) -> int:
+    from core.docx_safety import check_docx
+    from service.validation import validate_data
     from worker.libreoffice import RemoteConverter
     from worker.pipeline import Pipeline
-
-    from .docx_safety import check_docx
-    from .validation import validate_data
 
     data = json.loads(sys.stdin.read() if args.data == "-" else Path(args.data).read_text(encoding="utf-8"))
     folder = settings.templates_dir / args.template
@@ -94,8 +94,8 @@ def _render(args, settings) -> int:
 
 
 def _lint(args, settings) -> int:
-    from .docx_safety import check_docx
-    from .lint import lint_docx
+    from core.docx_safety import check_docx
+    from service.lint import lint_docx
 
     data = Path(args.file).read_bytes()
     check_docx(data)

@@ -1,16 +1,7 @@
 """Everything wenshu keeps in Redis, behind small named stores.
 
 Redis is the only state the API and the workers share, so they can run on different hosts.
-Key layout (prefix ``wenshu`` by default)::
-
-    {p}:job:{id}                 job document (JSON), TTL result_ttl
-    {p}:job:{id}:ended           a list that gets one item when the job ends (wakes ?wait=)
-    {p}:file:{id}:{name}         result bytes, TTL result_ttl      (ResultStore)
-    {p}:templates                hash name → JSON summary of the latest version
-    {p}:tpl:{name}:versions      list of versions, oldest first
-    {p}:tpl:{name}:{version}     hash: docx, schema, rules, sample, meta
-    {p}:adhoc:{version}          an ad-hoc template's .docx, TTL result_ttl
-    {p}:metrics:*                counters and histograms (worker/metrics.py)
+The key names are in :mod:`core.keys`.
 
 Result bytes sit behind :class:`ResultStore` (put/get/delete with TTL) so that, at volume,
 PDFs can move to an S3-compatible store while Redis keeps only the queue and job state.
@@ -19,47 +10,19 @@ PDFs can move to an S3-compatible store while Redis keeps only the queue and job
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from redis import Redis
 
+from .keys import Keys
+from .payload import JobDocument, TemplateRef
+
 
 def now_iso() -> str:
     """UTC timestamp with milliseconds, as job documents carry it."""
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-class Keys:
-    """Redis key names, all under one prefix."""
-
-    def __init__(self, prefix: str = "wenshu") -> None:
-        self.prefix = prefix
-
-    def job(self, job_id: str) -> str:
-        return f"{self.prefix}:job:{job_id}"
-
-    def job_ended(self, job_id: str) -> str:
-        return f"{self.prefix}:job:{job_id}:ended"
-
-    def file(self, job_id: str, name: str) -> str:
-        return f"{self.prefix}:file:{job_id}:{name}"
-
-    @property
-    def templates(self) -> str:
-        return f"{self.prefix}:templates"
-
-    def versions(self, name: str) -> str:
-        return f"{self.prefix}:tpl:{name}:versions"
-
-    def template(self, name: str, version: str) -> str:
-        return f"{self.prefix}:tpl:{name}:{version}"
-
-    def adhoc(self, version: str) -> str:
-        return f"{self.prefix}:adhoc:{version}"
-
-    def metric(self, name: str) -> str:
-        return f"{self.prefix}:metrics:{name}"
 
 
 class ResultStore(Protocol):
@@ -87,7 +50,6 @@ class RedisResultStore:
             self.redis.delete(*keys)
 
 
-FINAL_STATUSES = ("finished", "failed", "cancelled")
 ENDED_SIGNAL_TTL = 120
 """Seconds the "job ended" signal stays for late waiters (they then read the document itself)."""
 
@@ -102,22 +64,22 @@ class JobStore:
     def __init__(self, redis: Redis, keys: Keys, ttl: int) -> None:
         self.redis, self.keys, self.ttl = redis, keys, ttl
 
-    def create(self, doc: dict[str, Any]) -> None:
-        self.redis.set(self.keys.job(doc["id"]), json.dumps(doc, ensure_ascii=False), ex=self.ttl)
+    def create(self, doc: JobDocument) -> None:
+        self.redis.set(self.keys.job(doc.id), json.dumps(doc.to_dict(), ensure_ascii=False), ex=self.ttl)
 
-    def get(self, job_id: str) -> dict[str, Any] | None:
+    def get(self, job_id: str) -> JobDocument | None:
         raw = self.redis.get(self.keys.job(job_id))
-        return json.loads(raw) if raw else None
+        return JobDocument.from_dict(json.loads(raw)) if raw else None
 
-    def update(self, job_id: str, **fields: Any) -> dict[str, Any] | None:
-        """Merge ``fields`` into the document and restart its TTL; None if it expired or was deleted."""
+    def update(self, job_id: str, **changes: Any) -> JobDocument | None:
+        """Apply ``changes`` to the document and restart its TTL; None if it expired or was deleted."""
         doc = self.get(job_id)
         if doc is None:
             return None
-        doc.update(fields)
+        doc = replace(doc, **changes)
         pipe = self.redis.pipeline()
-        pipe.set(self.keys.job(job_id), json.dumps(doc, ensure_ascii=False), ex=self.ttl)
-        if doc.get("status") in FINAL_STATUSES:
+        pipe.set(self.keys.job(job_id), json.dumps(doc.to_dict(), ensure_ascii=False), ex=self.ttl)
+        if doc.ended:
             pipe.rpush(self.keys.job_ended(job_id), 1)
             pipe.expire(self.keys.job_ended(job_id), ENDED_SIGNAL_TTL)
         pipe.execute()
@@ -192,8 +154,8 @@ class TemplateStore:
     def put_adhoc(self, version: str, docx: bytes, ttl: int) -> None:
         self.redis.set(self.keys.adhoc(version), docx, ex=ttl)
 
-    def get_docx(self, ref: dict[str, str]) -> bytes | None:
+    def get_docx(self, ref: TemplateRef) -> bytes | None:
         """The .docx for a job's template reference (registered or ad-hoc)."""
-        if ref.get("adhoc"):
-            return self.redis.get(self.keys.adhoc(ref["version"]))
-        return self.field(ref["name"], ref["version"], "docx")
+        if ref.adhoc:
+            return self.redis.get(self.keys.adhoc(ref.version))
+        return self.field(ref.name, ref.version, "docx")

@@ -1,4 +1,4 @@
-"""Report filters for template authors, registered in the sandbox by :func:`worker.sandbox.make_environment`.
+"""Report filters for template authors, registered in the sandbox by :func:`core.sandbox.make_environment`.
 
 Template authors write ``{{ amount | thousands }}`` or ``{{ total | 金额大写 }}`` in Word; the data
 comes from JSON, so every filter accepts what JSON gives it: ``None`` (a blank cell → ``""``),

@@ -1,0 +1,1 @@
+"""The shared core: what the API (``service``) and the workers (``worker``) both stand on."""
