@@ -58,10 +58,31 @@ def check_callback_url(url: str, settings: Settings) -> list[str]:
     addresses = [str(info[4][0]) for info in infos]
     if not settings.webhook_allow_private:
         for address in addresses:
-            if not ipaddress.ip_address(address).is_global:
+            if not is_public_address(address):
                 raise _refused(url, f"callback_url resolves to a non-public address ({address}); "
                                     "set WENSHU_WEBHOOK_ALLOW_PRIVATE=1 to allow it")
     return addresses
+
+
+NAT64_PREFIXES = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+"""IPv6 prefixes that carry an IPv4 address in their last 32 bits (RFC 6052, RFC 8215)."""
+
+
+def is_public_address(address: str) -> bool:
+    """True when ``address``, and every IPv4 address embedded in it, is globally routable.
+
+    IPv6 has several ways to wrap an IPv4 address — mapped (``::ffff:127.0.0.1``), NAT64
+    (``64:ff9b::7f00:1``), 6to4 (``2002:7f00:1::``), Teredo — and a gateway on the path may unwrap
+    it, so each wrapped address must be public too, not just the wrapper.
+    """
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if not ip.is_global:
+        return False
+    if isinstance(ip, ipaddress.IPv4Address):
+        return True
+    embedded = [ip.ipv4_mapped, ip.sixtofour, *(ip.teredo or ())]
+    embedded += [ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF) for net in NAT64_PREFIXES if ip in net]
+    return all(inner is None or inner.is_global for inner in embedded)
 
 
 def _port(parts) -> int:

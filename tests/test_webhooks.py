@@ -224,10 +224,16 @@ def test_failed_job_also_calls_back_with_its_error(hook_client, receiver):
     "http://localhost:8080/hook",
     "http://[::1]/hook",
     "http://192.168.1.20/hook",
+    "http://[::ffff:127.0.0.1]/hook",
+    "http://[64:ff9b::7f00:1]/hook",
+    "http://[64:ff9b::a9fe:a9fe]/latest/meta-data/",
+    "http://[2002:7f00:1::1]/hook",
+    "http://[2002:a00:7::1]/hook",
     "ftp://example.com/hook",
     "file:///etc/passwd",
     "http:///no-host",
 ], ids=["loopback", "private-10", "link-local-metadata", "localhost", "ipv6-loopback", "private-192",
+        "ipv4-mapped-loopback", "nat64-loopback", "nat64-metadata", "6to4-loopback", "6to4-private",
         "ftp", "file", "no-host"])
 def test_callback_url_to_a_private_address_or_other_scheme_is_refused(app, url):
     client = app.test_client()
@@ -264,3 +270,14 @@ def test_check_returns_only_addresses_it_vetted(settings):
     assert "127.0.0.1" in check_callback_url("http://127.0.0.1:9/x", settings.with_(webhook_allow_private=True))
     with pytest.raises(Unprocessable):
         check_callback_url("http://127.0.0.1:9/x", settings)
+
+
+@pytest.mark.parametrize(("address", "public"), [
+    ("93.184.215.14", True), ("2606:4700::1111", True), ("64:ff9b::5db8:d70e", True), ("2002:5db8:d70e::1", True),
+    ("127.0.0.1", False), ("::ffff:10.1.2.3", False), ("64:ff9b::c0a8:101", False), ("64:ff9b:1::a00:1", False),
+    ("2002:c0a8:101::1", False), ("2001:0:4136:e378:8000:63bf:80ff:fffe", False), ("fe80::1%eth0", False),
+])
+def test_addresses_wrapping_a_private_ipv4_are_not_public(address, public):
+    from core.webhooks import is_public_address
+
+    assert is_public_address(address) is public
