@@ -2,7 +2,8 @@
 
 Why a script: the .docx files under ``templates/gov-info-annual-report-*/`` are what template authors
 open in Word, but generating them keeps the two formats consistent and lets us change layout in one
-place. Re-run after editing this file::
+place. The script is the source of the two .docx files: edit
+it, then re-run (``--check`` compares without writing; a test fails when the committed files differ)::
 
     .venv/bin/python scripts/build_gov_templates.py
 
@@ -21,9 +22,9 @@ content-addressed version only changes when its content does.
 
 from __future__ import annotations
 
-import io
-import zipfile
-from datetime import datetime
+import sys
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from docx import Document
@@ -34,6 +35,9 @@ from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_LINE_SPACING
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from docx_build import reproducible, run  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -418,31 +422,14 @@ def build(variant: str) -> bytes:
     props.title = f"政府信息公开工作年度报告（{variant}版）"
     props.author = props.last_modified_by = "wenshu"
     props.language = "zh-CN"
-    props.revision = 1
-    props.created = props.modified = datetime(2026, 1, 1)
-    raw = io.BytesIO()
-    doc.save(raw)
-    return _reproducible(raw.getvalue())
+    return reproducible(doc)
 
 
-def _reproducible(docx: bytes) -> bytes:
-    """Rewrite the zip with fixed timestamps so identical content gives identical bytes."""
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(docx)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            fixed = zipfile.ZipInfo(info.filename, date_time=(2026, 1, 1, 0, 0, 0))
-            fixed.compress_type = zipfile.ZIP_DEFLATED
-            dst.writestr(fixed, src.read(info.filename))
-    return out.getvalue()
-
-
-def main() -> None:
-    for variant in ("2019", "2021"):
-        target = REPO / "templates" / f"gov-info-annual-report-{variant}" / "template.docx"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(build(variant))
-        print(f"wrote {target.relative_to(REPO)}")
+def targets() -> dict[Path, Callable[[], bytes]]:
+    """Each generated .docx and the function that builds it."""
+    return {REPO / "templates" / f"gov-info-annual-report-{v}" / "template.docx": partial(build, v)
+            for v in ("2019", "2021")}
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run(targets(), REPO))

@@ -1,8 +1,9 @@
 """Build ``templates/invoice/template.docx``, the bundled bilingual invoice (发票 / Invoice).
 
-Kept in the repository so the template can be regenerated reproducibly instead of drifting
-through hand edits: ``.venv/bin/python scripts/build_invoice_template.py``. Template authors may
-still open the result in Word and restyle it (see ``templates/invoice/README.md``).
+This script is the template's source: edit it and re-run
+``.venv/bin/python scripts/build_invoice_template.py`` (``--check`` compares without writing). The
+build is byte-for-byte reproducible and a test fails when the committed .docx differs from it, so
+a restyle made in Word must be carried into this script (see ``templates/invoice/README.md``).
 
 Choices that matter for the rendered PDF:
 
@@ -12,13 +13,14 @@ Choices that matter for the rendered PDF:
   instead of direct formatting: authors restyle once, in Word's style pane.
 * East-Asian fonts 宋体 (body) and 黑体 (headings) with ``w:lang eastAsia="zh-CN"``: the fontconfig
   aliases in ``docker/fontconfig/`` map them to Noto Serif/Sans CJK **SC**, and the language tag
-  keeps LibreOffice from picking the JP/HK glyph forms (DESIGN.md §5).
+  keeps LibreOffice from picking the JP/HK glyph forms.
 * A4 paper, 20 mm margins; the items table repeats its header row on every page.
 """
 
 from __future__ import annotations
 
-import argparse
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from docx import Document
@@ -31,6 +33,9 @@ from docx.oxml.ns import qn
 from docx.shared import Mm, Pt, RGBColor
 from docx.styles.style import BaseStyle
 from docx.table import Table, _Cell
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from docx_build import reproducible, run  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "templates" / "invoice" / "template.docx"
@@ -215,8 +220,8 @@ def party_block(doc: Document, table: Table, column: int, title: str, party: str
         p.add_run(f"{{{{ {party}.{key} }}}}")
 
 
-def build(output: Path = OUTPUT) -> Path:
-    """Write the invoice template to ``output`` and return the path."""
+def build() -> bytes:
+    """The invoice template's .docx bytes (reproducible: same source, same bytes)."""
     doc = Document()
     set_a4(doc)
     build_styles(doc)
@@ -310,17 +315,13 @@ def build(output: Path = OUTPUT) -> Path:
     sign.add_run("        收款人 Payee: ").bold = True
     sign.add_run("{{ payee }}")
 
-    output.parent.mkdir(parents=True, exist_ok=True)
-    doc.save(str(output))
-    return output
+    return reproducible(doc)
 
 
-def main() -> None:
-    """CLI: ``build_invoice_template.py [-o PATH]``."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-o", "--output", type=Path, default=OUTPUT)
-    print(build(parser.parse_args().output))
+def targets() -> dict[Path, Callable[[], bytes]]:
+    """The generated .docx and the function that builds it."""
+    return {OUTPUT: build}
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run(targets(), ROOT))
