@@ -1,7 +1,7 @@
 """Container health check for both roles (called by ``entrypoint.sh healthcheck ROLE``).
 
-* ``api``: ``GET http://127.0.0.1:$WENSHU_PORT/healthz`` answers 200. Process liveness only, as
-  DESIGN.md §2 defines /healthz: a Redis outage must not make every API container "unhealthy"
+* ``api``: ``GET http://127.0.0.1:$WENSHU_PORT/healthz`` answers 200. Process liveness only: the
+  README defines /healthz as liveness, and a Redis outage must not make every API container "unhealthy"
   and restart-loop (readiness is /readyz's job).
 * ``worker``: a worker has no HTTP port. It is healthy while at least one RQ worker registered
   from *this* container (RQ records ``socket.gethostname()``, the container id under Docker) is

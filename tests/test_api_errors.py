@@ -1,4 +1,4 @@
-"""Every way a request can go wrong answers RFC 9457 problem+json with the right status (DESIGN §2).
+"""Every way a request can go wrong answers RFC 9457 problem+json with the right status (README, "HTTP API").
 
 These tests need Redis but no worker: each error is answered before anything would render.
 """
