@@ -28,6 +28,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body
+    # One limit for the whole body: Werkzeug would otherwise cap a multipart text field at 500 kB
+    # and answer 413 naming a limit no setting controls.
+    app.config["MAX_FORM_MEMORY_SIZE"] = settings.max_body
     app.json.ensure_ascii = False
     st = ServiceState.build(settings)
     app.extensions["wenshu"] = st

@@ -211,6 +211,16 @@ def test_body_over_the_size_limit_is_413(small_body_api, kind):
     assert "1000" in body["detail"]
 
 
+def test_a_large_multipart_data_field_is_bounded_only_by_the_body_limit(settings):
+    # A 600 kB `data` text field (not a file part) is well inside WENSHU_MAX_BODY: it must reach
+    # validation (here: a 422 about the template), not a 413 naming some other, hidden limit.
+    api = create_app(settings.with_(max_body=2_000_000)).test_client()
+    data = json.dumps({"notes": "字" * 200_000})
+    response = multipart(api, {"template": (io.BytesIO(b"not a zip"), "t.docx"), "data": data})
+    body = assert_problem(response, 422)
+    assert "zip" in body["detail"].lower() or "docx" in body["detail"].lower(), body
+
+
 def test_full_queue_answers_429_with_retry_after(settings):
     # A queue no worker listens on, limited to one job: the second render must be turned away.
     api = create_app(settings.with_(max_queue=1, queue="wenshu-full-queue-test")).test_client()
