@@ -9,7 +9,18 @@ for two measured reasons (bench/e2e_vs_raw.py):
 * unoserver loads documents without ``Hidden=True``; loading hidden (as Carbone does) saves ~25 %
   per conversion because no frame or layout for a view is built.
 
-Both ports are bound to 127.0.0.1: the XML-RPC endpoint has no authentication.
+UNO is reachable only by this process's user: soffice listens on no TCP port (any local user can
+connect to one of those) but on a named pipe, a Unix socket in /tmp that we create with umask 077,
+so only its owner may connect, under a random name made here and handed to nobody else. unoserver
+3.7's ``UnoConverter`` only dials TCP sockets, so :class:`PipeUnoConverter` resolves the pipe
+itself. The XML-RPC port is bound to 127.0.0.1 and takes bytes only, never paths.
+
+Test hook (accepted only when WENSHU_ENV=test): WENSHU_TEST_CONVERT_GATE names a directory. Every
+conversion, once soffice has loaded its document, appends "<our pid> <soffice pid>" to
+``<dir>/entered`` and then waits while ``<dir>/hold`` exists (at most GATE_MAX_HOLD_SECONDS). A
+test creates ``hold``, reads ``entered`` to know a conversion is in progress (no guessing with
+sleeps or slow documents), does its damage, and removes ``hold`` to let it go.
+
 This file must only import the stdlib, ``uno`` and ``unoserver``.
 """
 
@@ -18,6 +29,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import secrets
 import signal
 import subprocess
 import sys
@@ -25,8 +37,9 @@ import threading
 import time
 import xmlrpc.client
 import xmlrpc.server
+from pathlib import Path
 
-import uno  # noqa: F401  (system Python only; makes com.sun.star importable)
+import uno
 from com.sun.star.beans import PropertyValue
 from unoserver import converter
 
@@ -36,35 +49,100 @@ CONNECT_DEADLINE_SECONDS = 60.0
 """Seconds a cold soffice may take to accept UNO connections."""
 PARENT_POLL_SECONDS = 1.0
 """Seconds between checks that the worker that started us is still alive."""
+TEST_GATE_ENV = "WENSHU_TEST_CONVERT_GATE"
+GATE_POLL_SECONDS = 0.05
+GATE_MAX_HOLD_SECONDS = 300.0
+"""A forgotten ``hold`` file must not wedge a test run for ever."""
+PIPE_DIRS = ("/tmp", "/var/tmp")
+"""Where LibreOffice's sal layer puts named pipes (OSL_PIPE_<uid>_<name>), first one that exists."""
+
+
+class ConversionGate:
+    """Test-only: hold each conversion after its document is loaded, until the test lets it go."""
+
+    def __init__(self, directory: str, soffice_pid: int) -> None:
+        self.directory = Path(directory)
+        self.line = f"{os.getpid()} {soffice_pid}\n"
+
+    @classmethod
+    def from_env(cls, soffice_pid: int) -> ConversionGate | None:
+        """The gate WENSHU_TEST_CONVERT_GATE names, only under WENSHU_ENV=test."""
+        directory = os.environ.get(TEST_GATE_ENV)
+        if not directory or os.environ.get("WENSHU_ENV") != "test":
+            return None
+        return cls(directory, soffice_pid)
+
+    def pass_through(self) -> None:
+        with open(self.directory / "entered", "a") as log:
+            log.write(self.line)
+        deadline = time.monotonic() + GATE_MAX_HOLD_SECONDS
+        while (self.directory / "hold").exists() and time.monotonic() < deadline:
+            time.sleep(GATE_POLL_SECONDS)
 
 
 class HiddenLoadingDesktop:
     """Wraps the UNO Desktop so every document is loaded hidden (no view, ~25 % faster)."""
 
-    def __init__(self, desktop):
+    def __init__(self, desktop, after_load=None):
         self._desktop = desktop
+        self._after_load = after_load
 
     def loadComponentFromURL(self, url, frame, flags, props):  # noqa: N802 (UNO name)
         hidden = (PropertyValue(Name="Hidden", Value=True),)
-        return self._desktop.loadComponentFromURL(url, frame, flags, tuple(props) + hidden)
+        document = self._desktop.loadComponentFromURL(url, frame, flags, tuple(props) + hidden)
+        if self._after_load is not None:
+            self._after_load()
+        return document
 
     def __getattr__(self, name):
         return getattr(self._desktop, name)
 
 
-def start_soffice(soffice: str, uno_port: int, profile_url: str) -> subprocess.Popen:
-    accept = f"socket,host=127.0.0.1,port={uno_port},tcpNoDelay=1;urp;StarOffice.ComponentContext"
+class PipeUnoConverter(converter.UnoConverter):
+    """unoserver's converter, connected over a named pipe instead of a TCP socket.
+
+    Sets the same attributes as ``UnoConverter.__init__`` (unoserver 3.7), which only builds
+    ``uno:socket`` URLs.
+    """
+
+    def __init__(self, pipe_name: str, temp_dir: str | None = None) -> None:
+        self.local_context = uno.getComponentContext()
+        self.resolver = self.local_context.ServiceManager.createInstanceWithContext(
+            "com.sun.star.bridge.UnoUrlResolver", self.local_context)
+        self.context = self.resolver.resolve(f"uno:pipe,name={pipe_name};urp;StarOffice.ComponentContext")
+        self.service = self.context.ServiceManager
+        self.desktop = self.service.createInstanceWithContext("com.sun.star.frame.Desktop", self.context)
+        self.filter_service = self.service.createInstanceWithContext(
+            "com.sun.star.document.FilterFactory", self.context)
+        self.type_service = self.service.createInstanceWithContext(
+            "com.sun.star.document.TypeDetection", self.context)
+        self.temp_dir = temp_dir
+        self._export_filters = None
+        self._import_filters = None
+
+
+def start_soffice(soffice: str, pipe_name: str, profile_url: str) -> subprocess.Popen:
+    accept = f"pipe,name={pipe_name};urp;StarOffice.ComponentContext"
     cmd = [soffice, "--headless", "--invisible", "--nocrashreport", "--nodefault", "--nologo",
            "--nofirststartwizard", "--norestore", "--nolockcheck",
            f"-env:UserInstallation={profile_url}", f"--accept={accept}"]
     return subprocess.Popen(cmd, stdin=subprocess.DEVNULL)
 
 
-def connect(uno_port: int, soffice: subprocess.Popen, temp_dir: str | None):
+def remove_pipe(pipe_name: str) -> None:
+    """Remove the pipe's socket file, which a killed soffice leaves behind in /tmp."""
+    for directory in PIPE_DIRS:
+        try:
+            os.unlink(f"{directory}/OSL_PIPE_{os.getuid()}_{pipe_name}")
+        except OSError:
+            pass
+
+
+def connect(pipe_name: str, soffice: subprocess.Popen, temp_dir: str | None):
     deadline = time.monotonic() + CONNECT_DEADLINE_SECONDS
     while True:
         try:
-            conv = converter.UnoConverter(interface="127.0.0.1", port=str(uno_port), temp_dir=temp_dir)
+            conv = PipeUnoConverter(pipe_name, temp_dir=temp_dir)
         except Exception:
             if soffice.poll() is not None:
                 raise SystemExit(f"soffice exited with {soffice.returncode} before accepting UNO") from None
@@ -72,11 +150,12 @@ def connect(uno_port: int, soffice: subprocess.Popen, temp_dir: str | None):
                 raise
             time.sleep(CONNECT_POLL_SECONDS)
             continue
-        conv.desktop = HiddenLoadingDesktop(conv.desktop)
+        gate = ConversionGate.from_env(soffice.pid)
+        conv.desktop = HiddenLoadingDesktop(conv.desktop, gate.pass_through if gate else None)
         return conv
 
 
-def serve(port: int, conv, soffice: subprocess.Popen) -> None:
+def serve(port: int, conv, soffice: subprocess.Popen, on_soffice_exit) -> None:
     server = xmlrpc.server.SimpleXMLRPCServer(("127.0.0.1", port), allow_none=True, logRequests=False)
 
     # Same positional signature as unoserver's own server, so its client (and `--unoserver`
@@ -101,6 +180,7 @@ def serve(port: int, conv, soffice: subprocess.Popen) -> None:
     def watch_soffice():
         # If LibreOffice dies, this process exits too, so the supervisor sees one failure.
         soffice.wait()
+        on_soffice_exit()
         os._exit(3)
 
     threading.Thread(target=watch_soffice, daemon=True).start()
@@ -123,7 +203,6 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--soffice", default="soffice")
     parser.add_argument("--port", type=int, required=True, help="XML-RPC port (127.0.0.1)")
-    parser.add_argument("--uno-port", type=int, required=True, help="UNO socket port (127.0.0.1)")
     parser.add_argument("--user-installation", required=True, help="profile URL, file:///...")
     parser.add_argument("--temp-dir", default=None)
     args = parser.parse_args(argv)
@@ -131,7 +210,10 @@ def main(argv: list[str] | None = None) -> None:
     # The worker caps its own address space for rendering; LibreOffice needs its own headroom.
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
-    soffice = start_soffice(args.soffice, args.uno_port, args.user_installation)
+    # Unguessable, and a fresh one per instance: no two instances (or stale sockets) ever meet.
+    pipe_name = f"wenshu-{secrets.token_hex(16)}"
+    os.umask(0o077)  # the pipe's socket file (and every file soffice writes) is its owner's only
+    soffice = start_soffice(args.soffice, pipe_name, args.user_installation)
 
     def stop(signum, frame):
         soffice.terminate()
@@ -139,13 +221,14 @@ def main(argv: list[str] | None = None) -> None:
             soffice.wait(5)
         except subprocess.TimeoutExpired:
             soffice.kill()
+        remove_pipe(pipe_name)
         os._exit(0)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     threading.Thread(target=watch_parent, args=(os.getppid(), lambda: stop(None, None)), daemon=True).start()
-    conv = connect(args.uno_port, soffice, args.temp_dir)
-    serve(args.port, conv, soffice)
+    conv = connect(pipe_name, soffice, args.temp_dir)
+    serve(args.port, conv, soffice, lambda: remove_pipe(pipe_name))
 
 
 if __name__ == "__main__":

@@ -73,10 +73,9 @@ def _mark_alive(engine: Engine, redis: Redis, worker: WenshuWorker, stop: thread
     key = engine.keys.lo_alive(worker.name)
     marked = False
     while not stop.is_set():
-        process = engine.pipeline.supervisor.process
         try:
-            if (process is not None and process.proc is not None and process.proc.poll() is None
-                    and redis.exists(worker.key)):
+            # running(), not healthy(): a probe would wait behind the conversion in progress.
+            if engine.pipeline.supervisor.running() and redis.exists(worker.key):
                 redis.set(key, os.getpid(), ex=ALIVE_TTL_SECONDS)
                 marked = True
         except Exception:  # noqa: BLE001 - Redis may be restarting; try again next round
