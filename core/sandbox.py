@@ -3,18 +3,29 @@
 Always a :class:`jinja2.sandbox.SandboxedEnvironment` with autoescape on: templates and rules come
 from outside (uploaded .docx, rules.json), and docxtpl's default environment lets a template reach
 ``os.popen`` (docxtpl issue #632). Autoescape keeps ``<`` and ``&`` in data from corrupting the XML.
+
+Escaping is also the only thing keeping text from becoming Word XML, so nothing may switch it off:
+the filters that mark text as already safe (``safe``, ``forceescape``) or build markup
+(``urlize``, ``xmlattr``, ``tojson``) are gone, ``{% autoescape false %}`` is refused when the
+template is parsed (so the linter reports it too), and so is the ``lipsum`` global (HTML). Raw
+XML reaches the output only through the typed values worker/typed.py builds from checked options
+(RichText, Listing, InlineImage); a template may print those or hand them to a filter that passes
+values through, but never take them, or any Markup, apart: no attributes, no indexing or slicing,
+no string filters. Otherwise ``(x|e)[0:5] ~ …`` or ``x|replace('w:t'|e, 'w:fldSimple')`` would
+rebuild arbitrary XML from their characters.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import operator
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from jinja2 import Template
-from jinja2.exceptions import SecurityError
+from jinja2 import Template, Undefined, nodes
+from jinja2.exceptions import SecurityError, TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 
 from . import filters
@@ -32,6 +43,18 @@ MAX_REPEAT_LENGTH = 1_000_000
 allocate a gigabyte in one step, which the CPU-time limit cannot interrupt."""
 MAX_POWER_BITS = 4096
 """Bits ``a ** b`` may produce: ``10 ** 10**8`` would otherwise run for minutes in one step."""
+
+RAW_OUTPUT_FILTERS = {
+    "safe": "it would let text become raw Word XML",
+    "forceescape": "output is always escaped; it only exists to override that",
+    "urlize": "it writes HTML <a> tags, which are not Word XML",
+    "xmlattr": "it writes raw XML attributes",
+    "tojson": "it writes unescaped quotes, which can leave a Word XML attribute",
+}
+"""Jinja's built-in filters that return Markup of their own making, and why each is unavailable."""
+PASS_THROUGH_FILTERS = frozenset({"default", "d", "length", "count", *filters.FILTERS})
+"""Filters that may receive a typed value or Markup: they return it unchanged (or a number or a
+freshly formatted one), never a piece of it. Every other filter refuses them."""
 
 
 class ReportEnvironment(SandboxedEnvironment):
@@ -79,9 +102,82 @@ class ReportEnvironment(SandboxedEnvironment):
             return super().from_string(source, globals, template_class)
         return self.memoize("compiled", source, super().from_string)
 
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        """Jinja's parse, refusing what would switch escaping off (parse and compile both come here)."""
+        tree = super()._parse(source, name, filename)
+        refusal = _escape_hatch(tree)
+        if refusal:
+            message, lineno = refusal
+            raise TemplateSyntaxError(message, lineno, name, filename)
+        return tree
+
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        """The sandbox's rule, and nothing at all of an object that carries raw XML."""
+        return not carries_markup(obj) and super().is_safe_attribute(obj, attr, value)
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        """``obj[argument]``; refused on Markup and typed values (a slice of XML is a new XML)."""
+        _refuse_taking_apart(obj, f"[{argument!r}]")
+        return super().getitem(obj, argument)
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        """``obj.attribute``; refused on Markup and typed values (``.replace``, ``.tpl``, ``.xml``...)."""
+        _refuse_taking_apart(obj, f".{attribute}")
+        return super().getattr(obj, attribute)
+
+
+def carries_markup(value: Any) -> bool:
+    """Whether Jinja would output ``value`` unescaped: Markup, or a docxtpl typed value (``__html__``)."""
+    return hasattr(type(value), "__html__") and not isinstance(value, Undefined)
+
+
+def _refuse_taking_apart(obj: Any, access: str) -> None:
+    if carries_markup(obj):
+        raise SecurityError(f"{access} is not available on {_what(obj)}: it can only be printed")
+
+
+def _what(value: Any) -> str:
+    kind = type(value).__name__
+    return "text marked as markup" if kind == "Markup" else f"a typed value ({kind})"
+
+
+def _escape_hatch(tree: nodes.Template) -> tuple[str, int] | None:
+    """(message, line) for the first construct in ``tree`` that would turn escaping off, or None."""
+    for node in tree.find_all((nodes.Filter, nodes.EvalContextModifier, nodes.MarkSafe)):
+        if isinstance(node, nodes.Filter) and node.name in RAW_OUTPUT_FILTERS:
+            return f"the '{node.name}' filter is not available: {RAW_OUTPUT_FILTERS[node.name]}", node.lineno
+        if isinstance(node, nodes.EvalContextModifier) and not all(
+                keyword.key == "autoescape" and isinstance(keyword.value, nodes.Const)
+                and keyword.value.value is True for keyword in node.options):
+            return ("{% autoescape %} can only keep escaping on: data and template text are always "
+                    "escaped so they never become Word XML"), node.lineno
+        if isinstance(node, nodes.MarkSafe):
+            return "marking text as safe markup is not available", node.lineno
+    return None
+
+
+def _guarded(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+    """``function``, refusing to take a typed value or Markup apart (see the module docstring)."""
+
+    @functools.wraps(function)  # keeps jinja_pass_arg, so Jinja still passes context/eval context
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        for value in (*args, *kwargs.values()):
+            if carries_markup(value):
+                raise SecurityError(f"the '{name}' filter cannot take {_what(value)}: print it as it is")
+        return function(*args, **kwargs)
+
+    return guarded
+
 
 def make_environment() -> ReportEnvironment:
-    """A fresh sandboxed, autoescaping environment with the report filters registered."""
+    """A fresh sandboxed, autoescaping environment with the report filters registered.
+
+    Jinja's filters that make markup are left out; the others that could cut a typed value or
+    Markup into pieces are wrapped so they refuse one.
+    """
     env = ReportEnvironment(autoescape=True, finalize=_finalize)
-    env.filters.update(filters.FILTERS)
+    available = {name: f for name, f in env.filters.items() if name not in RAW_OUTPUT_FILTERS}
+    available.update(filters.FILTERS)
+    env.filters = {name: f if name in PASS_THROUGH_FILTERS else _guarded(name, f) for name, f in available.items()}
+    env.globals.pop("lipsum", None)  # writes HTML paragraphs, not Word XML
     return env
