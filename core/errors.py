@@ -99,6 +99,16 @@ class TemplateRejected(Unprocessable):
     title, slug = "Template rejected by safety checks", "template-rejected"
 
 
+class UnsafeOutput(TemplateRejected):
+    """A rendered document contained what the safety checks refuse (a field, OLE, an external image...).
+
+    The template passed its checks, so the data must have put it there; the job fails before the
+    document is converted or stored.
+    """
+
+    title, slug = "Rendered document refused by safety checks", "unsafe-output"
+
+
 class TemplateError(Unprocessable):
     """The template cannot be rendered: Jinja syntax error, undefined filter, bad typed value."""
 

@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.docx_safety import check_rendered_docx
 from core.errors import BadRequest, RenderLimitExceeded
 from core.formats import PDFA_LEVELS
 from core.sandbox import make_environment
@@ -63,6 +64,9 @@ class Pipeline:
         t0 = time.perf_counter()
         docx = render_docx(template, data, timeout=self.settings.render_timeout,
                            max_output=self.settings.max_output, env=self.environment)
+        # Defence in depth: whatever data slipped into the document (a field assembled from values,
+        # markup through a filter) fails the job here, before LibreOffice or a client sees it.
+        check_rendered_docx(docx)
         out.timings_ms["render"] = round((time.perf_counter() - t0) * 1000)
         t1 = time.perf_counter()
         update_index = bool((options or {}).get("update_indexes", False))
