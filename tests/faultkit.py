@@ -1,6 +1,8 @@
-"""Helpers for the fault, limit and shutdown tests: slow documents, process trees, polling.
+"""Helpers for the fault, limit and shutdown tests: the conversion gate, process trees, polling.
 
-Everything is real: documents are built with python-docx, processes are found with ``ps``.
+Everything is real: documents are built with python-docx, processes are found with ``ps``. A
+conversion is made slow on purpose with :class:`ConversionGate` (lo_server.py's test hook), never
+by a document that happens to take long on this machine.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from docx import Document
@@ -38,8 +41,47 @@ def table_template(title: str = "Big table {{ title }}") -> bytes:
 
 
 def table_data(rows: int, title: str = "T") -> dict[str, Any]:
-    """Data for :func:`table_template`: ~1,200 rows take LibreOffice a few seconds to convert."""
+    """Data for :func:`table_template`: ``rows`` rows, the last one reading ``r{rows-1}c{rows-1}``."""
     return {"title": title, "rows": [[f"r{i}", f"c{i}", str(i * 7), ROW_TEXT] for i in range(rows)]}
+
+
+class ConversionGate:
+    """The test side of lo_server.py's WENSHU_TEST_CONVERT_GATE hook.
+
+    While closed (:meth:`close`), every conversion of a worker started with :meth:`env` stops right after
+    LibreOffice loaded its document, and says so in ``entered`` (lo_server pid, soffice pid): the
+    test then knows a conversion is in progress, and which instance holds it. :meth:`open` lets
+    every held conversion go on.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.directory = directory
+        self.hold = directory / "hold"
+        self.log = directory / "entered"
+
+    def env(self) -> dict[str, str]:
+        """Extra environment for ``start_workers`` (honoured because the workers run WENSHU_ENV=test)."""
+        return {"WENSHU_TEST_CONVERT_GATE": str(self.directory)}
+
+    def close(self) -> None:
+        """Hold conversions from now on, and forget earlier ones."""
+        self.hold.touch()
+        self.log.unlink(missing_ok=True)
+
+    def open(self) -> None:
+        self.hold.unlink(missing_ok=True)
+
+    def entered(self) -> list[tuple[int, int]]:
+        """(lo_server pid, soffice pid) of every conversion that reached the gate since :meth:`close`."""
+        if not self.log.exists():
+            return []
+        return [tuple(map(int, line.split())) for line in self.log.read_text().splitlines() if line]
+
+    def wait_entered(self, count: int, timeout: float = 120) -> list[tuple[int, int]]:
+        """Wait until ``count`` conversions have reached the gate; return who they were."""
+        return wait_until(lambda: len(self.entered()) >= count and self.entered(), timeout,
+                          f"{count} conversion(s) to reach the gate")
 
 
 def post_adhoc(client, template: bytes, data: dict, query: str = "", **options: Any):
@@ -141,8 +183,9 @@ def kill(pid: int, sig: int = signal.SIGKILL) -> None:
         pass
 
 
-def restarts_total(client) -> float:
-    """Sum of ``wenshu_libreoffice_restarts_total`` over all reasons, as /metrics shows it."""
+def restarts_total(client, reason: str | None = None) -> float:
+    """``wenshu_libreoffice_restarts_total`` as /metrics shows it: for one reason, or summed over all."""
     text = client.get("/metrics").get_data(as_text=True)
+    label = f'reason="{reason}"' if reason else ""
     return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-               if line.startswith("wenshu_libreoffice_restarts_total"))
+               if line.startswith("wenshu_libreoffice_restarts_total") and label in line)

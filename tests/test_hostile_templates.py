@@ -1,4 +1,5 @@
-"""Behind the upload checks, LibreOffice itself fetches nothing a template points at.
+"""Behind the upload checks, LibreOffice itself fetches nothing a template points at, and
+nothing but its own worker can drive it.
 
 ``check_docx`` rejects external relationships at upload (tests/test_docx_safety.py). These tests
 hand such files straight to the converter, as if that check had a hole, and look at what comes
@@ -9,6 +10,7 @@ and make no network request. The API part checks the same files are refused at t
 from __future__ import annotations
 
 import io
+import os
 import re
 import struct
 import threading
@@ -21,7 +23,8 @@ from docx import Document
 from docx.shared import Mm
 
 from core.settings import Settings
-from helpers import pdf_image_count, pdf_text
+from faultkit import descendants
+from helpers import docx_with, pdf_image_count, pdf_text
 from worker.pipeline import Pipeline
 
 pytestmark = pytest.mark.e2e
@@ -148,3 +151,59 @@ def test_api_rejects_linked_image_naming_the_part(app, target):
         assert r.status_code == 422, r.get_json()
         problem = r.get_json()
         assert any(e.get("part") == RELS and target in e.get("message", "") for e in problem["errors"]), problem
+
+
+def _listening_tcp() -> dict[int, str]:
+    """Socket inode → local "HEXADDR:HEXPORT" of every listening TCP socket, IPv4 and IPv6."""
+    found = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for line in f.readlines()[1:]:
+                cols = line.split()
+                if cols[3] == "0A":  # TCP_LISTEN
+                    found[int(cols[9])] = cols[1]
+    return found
+
+
+def _listening_unix() -> dict[int, str]:
+    """Socket inode → path of every listening Unix socket that has a path."""
+    found = {}
+    with open("/proc/net/unix") as f:
+        for line in f.readlines()[1:]:
+            cols = line.split()
+            if len(cols) >= 8 and int(cols[3], 16) & 0x10000:  # __SO_ACCEPTCON: listening
+                found[int(cols[6])] = cols[7]
+    return found
+
+
+def _socket_inodes(pid: int) -> set[int]:
+    """Inodes of the sockets process ``pid`` holds open."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue  # closed meanwhile
+        if target.startswith("socket:["):
+            inodes.add(int(target[len("socket:["):-1]))
+    return inodes
+
+
+def test_libreoffice_takes_uno_only_on_an_owner_only_pipe_never_on_a_tcp_port(pipeline):
+    pdf = pipeline.render(docx_with("UNO over a pipe {{ n }}"), {"n": 7})["pdf"]
+    assert "UNO over a pipe 7" in pdf_text(pdf)
+    lo_server = pipeline.supervisor.process.proc.pid
+    offices = [pid for pid, args in descendants(lo_server).items() if "soffice.bin" in args]
+    assert len(offices) == 1
+    office_sockets = _socket_inodes(offices[0])
+    tcp = _listening_tcp()
+
+    assert not office_sockets & tcp.keys(), "soffice listens on a TCP port"
+    # The same reading does see lo_server's XML-RPC port (bytes in, bytes out), on 127.0.0.1 only.
+    rpc_ports = [tcp[inode] for inode in _socket_inodes(lo_server) if inode in tcp]
+    assert rpc_ports and all(address.startswith("0100007F:") for address in rpc_ports), rpc_ports
+    # UNO itself: a Unix socket that only its owner may connect to (connect needs write access).
+    pipes = [path for inode, path in _listening_unix().items() if inode in office_sockets]
+    uno = [path for path in pipes if "OSL_PIPE" in path and "wenshu-" in path]
+    assert len(uno) == 1, pipes
+    assert all(os.stat(path).st_mode & 0o077 == 0 for path in pipes), [oct(os.stat(p).st_mode) for p in pipes]
