@@ -24,6 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="run render workers, each with its own LibreOffice")
     worker.add_argument("--processes", type=int, help="worker processes (default WENSHU_WORKERS or 2)")
 
+    sub.add_parser("seed", help="store the bundled templates in Redis (idempotent; never replaces an upload)")
+
     render = sub.add_parser("render", help="render in-process: no Redis, a LibreOffice of its own")
     render.add_argument("template", help="bundled template name or path to a .docx")
     render.add_argument("data", help="JSON data file ('-' for stdin)")
@@ -47,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
         configure_logging(settings.log_level)
-        return {"serve": _serve, "worker": _worker, "render": _render, "lint": _lint}[args.command](args, settings)
+        return {"serve": _serve, "worker": _worker, "seed": _seed, "render": _render,
+                "lint": _lint}[args.command](args, settings)
     except WenshuError as exc:
         print(json.dumps(exc.to_problem(), ensure_ascii=False, indent=2), file=sys.stderr)
         return 2
@@ -64,6 +67,21 @@ def _worker(args, settings) -> int:
     from worker.runner import run_pool
 
     return run_pool(settings, args.processes or settings.workers)
+
+
+def _seed(args, settings) -> int:
+    """Seed the bundled templates and print, per template, its version and whether it is latest."""
+    from redis.exceptions import RedisError
+
+    from service.state import ServiceState
+
+    try:
+        report = ServiceState.build(settings).registry.seed_bundled()
+    except RedisError as exc:
+        print(f"wenshu seed: Redis at {settings.redis_url} is unreachable: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(report, ensure_ascii=False, indent=2))
+    return 0
 
 
 def _render(args, settings) -> int:

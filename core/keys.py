@@ -5,10 +5,12 @@ Key layout (prefix ``wenshu`` by default)::
 
     {p}:job:{id}                 job document (JSON), TTL result_ttl
     {p}:job:{id}:ended           a list that gets one item when the job ends (wakes ?wait=)
+    {p}:gone:{id}                tombstone: the job existed; outlives its document (410, not 404)
     {p}:file:{id}:{name}         result bytes, TTL result_ttl      (ResultStore)
     {p}:templates                hash name → JSON summary of the latest version
     {p}:tpl:{name}:versions      list of versions, oldest first
-    {p}:tpl:{name}:{version}     hash: docx, schema, rules, sample, meta
+    {p}:tpl:{name}:v:{version}   hash: docx, schema, rules, sample, meta (``:v:`` so that no
+                                 version can be read as the ``versions`` list)
     {p}:adhoc:{version}          an ad-hoc template's .docx, TTL result_ttl
     {p}:metrics:*                counters and histograms (core/metrics.py)
     {p}:lo-alive:{worker}        a worker's "LibreOffice alive" mark, short TTL
@@ -31,6 +33,10 @@ class Keys:
     def job_ended(self, job_id: str) -> str:
         return f"{self.prefix}:job:{job_id}:ended"
 
+    def gone(self, job_id: str) -> str:
+        """A job's tombstone: says it expired or was deleted once its document is gone."""
+        return f"{self.prefix}:gone:{job_id}"
+
     def file(self, job_id: str, name: str) -> str:
         return f"{self.prefix}:file:{job_id}:{name}"
 
@@ -42,6 +48,10 @@ class Keys:
         return f"{self.prefix}:tpl:{name}:versions"
 
     def template(self, name: str, version: str) -> str:
+        return f"{self.prefix}:tpl:{name}:v:{version}"
+
+    def legacy_template(self, name: str, version: str) -> str:
+        """Where releases before the ``:v:`` layout kept a version (migrated by ``wenshu seed``)."""
         return f"{self.prefix}:tpl:{name}:{version}"
 
     def adhoc(self, version: str) -> str:

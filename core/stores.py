@@ -15,9 +15,11 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from redis import Redis
+from redis.client import Pipeline
+from redis.exceptions import WatchError
 
 from .keys import Keys
-from .payload import JobDocument, TemplateRef
+from .payload import CANCELLED, JobDocument, TemplateRef
 
 
 def now_iso() -> str:
@@ -52,38 +54,72 @@ class RedisResultStore:
 
 ENDED_SIGNAL_TTL = 120
 """Seconds the "job ended" signal stays for late waiters (they then read the document itself)."""
+TOMBSTONE_LIFETIMES = 7
+"""A job's tombstone outlives its document by this many WENSHU_RESULT_TTLs (7 days by default),
+so a client coming back within a week learns "expired" (410) rather than "never existed" (404)."""
+EXPIRED, DELETED = "expired", "deleted"
 
 
 class JobStore:
-    """Job documents (the JSON ``GET /v1/renders/{id}`` returns), and the signal that one ended.
+    """Job documents (the JSON ``GET /v1/renders/{id}`` returns), their tombstones, and the signal
+    that one ended.
 
-    Requests holding ``?wait=`` block on the signal (BLPOP) instead of polling the document:
-    twenty waiting clients polling every 10 ms cost the API as much CPU as LibreOffice needs.
+    Every job gets a tombstone when it is created, kept ``TOMBSTONE_LIFETIMES`` × TTL longer than
+    its document: when the document expires, the tombstone still says the job existed (→ 410).
+    DELETE rewrites it to say "deleted". Requests holding ``?wait=`` block on the ended signal
+    (BLPOP) instead of polling: twenty clients polling every 10 ms cost as much CPU as LibreOffice.
     """
 
     def __init__(self, redis: Redis, keys: Keys, ttl: int) -> None:
         self.redis, self.keys, self.ttl = redis, keys, ttl
+        self.tombstone_ttl = ttl * (1 + TOMBSTONE_LIFETIMES)
 
     def create(self, doc: JobDocument) -> None:
-        self.redis.set(self.keys.job(doc.id), json.dumps(doc.to_dict(), ensure_ascii=False), ex=self.ttl)
+        pipe = self.redis.pipeline()
+        pipe.set(self.keys.job(doc.id), json.dumps(doc.to_dict(), ensure_ascii=False), ex=self.ttl)
+        pipe.set(self.keys.gone(doc.id), json.dumps({"reason": EXPIRED}), ex=self.tombstone_ttl)
+        pipe.execute()
 
     def get(self, job_id: str) -> JobDocument | None:
         raw = self.redis.get(self.keys.job(job_id))
         return JobDocument.from_dict(json.loads(raw)) if raw else None
 
+    def tombstone(self, job_id: str) -> dict[str, Any] | None:
+        """Why a job whose document is gone is gone (``reason``: expired/deleted); None if unknown."""
+        raw = self.redis.get(self.keys.gone(job_id))
+        return json.loads(raw) if raw else None
+
     def update(self, job_id: str, **changes: Any) -> JobDocument | None:
-        """Apply ``changes`` to the document and restart its TTL; None if it expired or was deleted."""
-        doc = self.get(job_id)
-        if doc is None:
-            return None
-        doc = replace(doc, **changes)
-        pipe = self.redis.pipeline()
-        pipe.set(self.keys.job(job_id), json.dumps(doc.to_dict(), ensure_ascii=False), ex=self.ttl)
+        """Apply ``changes`` to the document and restart its TTL.
+
+        None, and nothing written, if the document expired, was deleted, or was cancelled: a
+        check-and-set under WATCH, so a worker can never revive a job that DELETE removed.
+        """
+        key = self.keys.job(job_id)
+        with self.redis.pipeline() as pipe:
+            while True:
+                try:
+                    pipe.watch(key)
+                    raw = pipe.get(key)
+                    if not raw:
+                        return None
+                    doc = JobDocument.from_dict(json.loads(raw))
+                    if doc.status == CANCELLED:
+                        return None
+                    doc = replace(doc, **changes)
+                    pipe.multi()
+                    self._write(pipe, doc)
+                    pipe.execute()
+                    return doc
+                except WatchError:
+                    continue  # another writer got in first: read again
+
+    def _write(self, pipe: Pipeline, doc: JobDocument) -> None:
+        pipe.set(self.keys.job(doc.id), json.dumps(doc.to_dict(), ensure_ascii=False), ex=self.ttl)
+        pipe.expire(self.keys.gone(doc.id), self.tombstone_ttl)
         if doc.ended:
-            pipe.rpush(self.keys.job_ended(job_id), 1)
-            pipe.expire(self.keys.job_ended(job_id), ENDED_SIGNAL_TTL)
-        pipe.execute()
-        return doc
+            pipe.rpush(self.keys.job_ended(doc.id), 1)
+            pipe.expire(self.keys.job_ended(doc.id), ENDED_SIGNAL_TTL)
 
     def wait_ended(self, job_id: str, timeout: float) -> bool:
         """Block up to ``timeout`` seconds for the job to end; True if it did."""
@@ -97,8 +133,31 @@ class JobStore:
         pipe.execute()
         return True
 
-    def delete(self, job_id: str) -> None:
-        self.redis.delete(self.keys.job(job_id))
+    def delete(self, job_id: str, status: str) -> None:
+        """Remove the document, leaving a tombstone that says it was deleted (and in which status)."""
+        tombstone = {"reason": DELETED, "status": status, "deleted_at": now_iso()}
+        pipe = self.redis.pipeline()
+        pipe.delete(self.keys.job(job_id))
+        pipe.set(self.keys.gone(job_id), json.dumps(tombstone), ex=self.ttl * TOMBSTONE_LIFETIMES)
+        pipe.execute()
+
+
+PUT_VERSION = """
+-- KEYS: version hash, versions list, latest-summary hash.
+-- ARGV: name, version, docx, schema, rules, sample, meta, summary, policy.
+-- Versions are immutable: an existing one is left alone, and so is the latest pointer.
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'docx', ARGV[3], 'schema', ARGV[4], 'rules', ARGV[5],
+           'sample', ARGV[6], 'meta', ARGV[7])
+redis.call('LREM', KEYS[2], 0, ARGV[2])
+redis.call('RPUSH', KEYS[2], ARGV[2])
+local current = redis.call('HGET', KEYS[3], ARGV[1])
+if ARGV[9] == 'always' or not current or cjson.decode(current)['bundled'] == true then
+  redis.call('HSET', KEYS[3], ARGV[1], ARGV[8])
+end
+return 1
+"""
+"""One Lua script, so that API processes seeding and uploading at once cannot interleave."""
 
 
 class TemplateStore:
@@ -106,25 +165,36 @@ class TemplateStore:
 
     def __init__(self, redis: Redis, keys: Keys) -> None:
         self.redis, self.keys = redis, keys
+        self._put_version = redis.register_script(PUT_VERSION)
 
     def put_version(self, name: str, version: str, docx: bytes, schema: Any, rules: Any,
                     sample: Any, meta: dict[str, Any]) -> bool:
-        """Store one version; False when that version already existed (a no-op)."""
-        key = self.keys.template(name, version)
-        if self.redis.exists(key):
-            self.redis.hset(self.keys.templates, name, json.dumps(meta | {"version": version},
-                                                                  ensure_ascii=False))
-            return False
-        pipe = self.redis.pipeline()
-        pipe.hset(key, mapping={"docx": docx, "schema": json.dumps(schema, ensure_ascii=False),
-                                "rules": json.dumps(rules, ensure_ascii=False),
-                                "sample": json.dumps(sample, ensure_ascii=False),
-                                "meta": json.dumps(meta, ensure_ascii=False)})
-        pipe.lrem(self.keys.versions(name), 0, version)
-        pipe.rpush(self.keys.versions(name), version)
-        pipe.hset(self.keys.templates, name, json.dumps(meta | {"version": version}, ensure_ascii=False))
-        pipe.execute()
-        return True
+        """Store one version atomically; False when it already existed (then nothing changes).
+
+        A new upload becomes the latest. A new *bundled* version (``meta["bundled"]``) becomes the
+        latest only when the name has none yet or its latest is bundled too (a release upgrading
+        its own template): seeding never moves ``latest`` off a user's upload.
+        """
+        dump = lambda value: json.dumps(value, ensure_ascii=False)  # noqa: E731
+        policy = "over-bundled" if meta.get("bundled") else "always"
+        created = self._put_version(
+            keys=[self.keys.template(name, version), self.keys.versions(name), self.keys.templates],
+            args=[name, version, docx, dump(schema), dump(rules), dump(sample), dump(meta),
+                  dump(meta | {"version": version}), policy])
+        return bool(created)
+
+    def exists(self, name: str, version: str) -> bool:
+        return bool(self.redis.exists(self.keys.template(name, version)))
+
+    def migrate_legacy_layout(self) -> int:
+        """Move versions stored under the pre-``:v:`` key layout to the current one; how many moved."""
+        moved = 0
+        for name in self.all_latest():
+            for version in self.versions(name):
+                legacy = self.keys.legacy_template(name, version)
+                if self.redis.type(legacy) == b"hash":
+                    moved += int(self.redis.renamenx(legacy, self.keys.template(name, version)))
+        return moved
 
     def latest(self, name: str) -> dict[str, Any] | None:
         raw = self.redis.hget(self.keys.templates, name)

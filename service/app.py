@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import logging
 import re
@@ -9,6 +10,7 @@ import time
 import uuid
 
 from flask import Flask, g, request
+from redis.exceptions import RedisError
 
 from core.errors import Unauthorized
 from core.settings import Settings
@@ -35,6 +37,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     st = ServiceState.build(settings)
     app.extensions["wenshu"] = st
     app.extensions["wenshu.metrics"] = ops.HttpMetrics(st)
+    _seed_bundled(st)
     if not settings.api_keys:
         log.warning("WENSHU_API_KEYS is empty: the API is open to anyone who can reach it (development only)")
     _install_request_hooks(app, settings)
@@ -42,6 +45,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     for bp in (renders.bp, templates_api.bp, ops.bp):
         app.register_blueprint(bp)
     return app
+
+
+def _seed_bundled(st: ServiceState) -> None:
+    """Seed the bundled templates now; if Redis is down, the first request that reaches it will."""
+    try:
+        st.registry.seed_bundled()
+    except RedisError as exc:
+        log.warning("bundled templates not seeded at start (Redis unreachable: %s); seeding on first use", exc)
 
 
 def _install_request_hooks(app: Flask, settings: Settings) -> None:
@@ -79,6 +90,8 @@ def _authenticate(keys: list[bytes]) -> None:
         for key in keys:
             matched |= hmac.compare_digest(supplied, key)
         if matched:
+            # Per-key quotas count by this; a hash, so the key itself is never stored or logged.
+            g.client_id = hashlib.sha256(supplied).hexdigest()[:16]
             return
     raise Unauthorized("send Authorization: Bearer <key> with a key from WENSHU_API_KEYS",
                        errors=[{"path": "Authorization", "message": "missing or unknown bearer key"}])

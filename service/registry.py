@@ -1,9 +1,13 @@
 """The template registry: bundled templates from ``templates/`` plus uploads, all in Redis.
 
-A version is the first 12 hex digits of the SHA-256 of the .docx bytes: immutable and
-content-addressed, so re-uploading the same bytes changes nothing and a job always renders the
-exact bytes it was validated against. Workers read the blobs from Redis, so an upload on one
-host renders on a worker host that never saw the file.
+A version identifies the whole bundle — the .docx bytes *and* its contract (schema, rules,
+sample, title, formats) — so a new schema alone makes a new version, identical uploads are a
+no-op, and a job always renders against the exact contract it was validated with. Versions are
+immutable. Workers read the blobs from Redis, so an upload on one host renders on a worker host
+that never saw the file.
+
+Bundled templates are seeded by an explicit, idempotent step (:meth:`Registry.seed_bundled`, run
+at API start and by ``wenshu seed``) that never moves ``latest`` off a user's upload.
 """
 
 from __future__ import annotations
@@ -36,9 +40,34 @@ RESERVED_NAMES = frozenset({"lint"})
 """Names that would collide with routes under /v1/templates/."""
 
 
+VERSION_PATTERN = re.compile(r"^[0-9a-f]{12}$")
+
+
 def version_of(docx: bytes) -> str:
-    """Content address of a template: first 12 hex digits of its SHA-256."""
+    """Content address of an ad-hoc .docx (no contract): first 12 hex digits of its SHA-256."""
     return hashlib.sha256(docx).hexdigest()[:12]
+
+
+def bundle_version(docx: bytes, contract: dict[str, Any]) -> str:
+    """Version of a registered template: first 12 hex of SHA-256 over the .docx and its contract.
+
+    Encoding: 8-byte big-endian length + .docx bytes, then 8-byte length + canonical JSON
+    (sorted keys, compact, UTF-8) of ``contract``. Length prefixes keep the two fields from
+    running into each other; canonical JSON makes key order and whitespace irrelevant.
+    """
+    canonical = json.dumps(contract, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    digest = hashlib.sha256()
+    for part in (docx, canonical):
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return digest.hexdigest()[:12]
+
+
+def check_version(version: str, where: str) -> None:
+    """Refuse a version that is not 12 hex digits (before it becomes part of a Redis key)."""
+    if not VERSION_PATTERN.match(version):
+        raise NotFound(f"{version!r} is not a template version (versions are 12 hex digits)",
+                       errors=[{"path": where, "message": "not a version: expected 12 hex digits"}])
 
 
 @dataclass
@@ -69,38 +98,59 @@ class Registry:
         self.bundled_dir = bundled_dir
         self.bundled_names = {p.parent.name for p in bundled_dir.glob("*/template.docx")}
         self._seeded = False
-        self._seeding = threading.Lock()
+        self._seeding = threading.RLock()
         self._contracts: dict[tuple, TemplateVersion] = {}
 
-    def ensure_bundled(self) -> None:
-        """Load every bundled template into Redis once per process (cheap when already there).
+    def seed_bundled(self) -> list[dict[str, Any]]:
+        """Store every bundled template's current version; idempotent, safe to run concurrently.
 
-        Lazy, so the API starts even while Redis is down; locked, so a burst of first requests
-        seeds once instead of each request checking and linting every bundled template.
+        A bundled version becomes the latest only if the name has no latest yet or its latest is
+        itself bundled (an older release being upgraded); an upload stays the latest. Versions
+        already stored are left alone, so replicas of different releases never flip ``latest``
+        back and forth. Also moves versions stored under the old key layout. Returns what it did
+        per template: name, version, created, latest.
+        """
+        with self._seeding:
+            moved = self.store.migrate_legacy_layout()
+            if moved:
+                log.info("moved %d template versions to the current key layout", moved)
+            report = []
+            for folder in sorted(self.bundled_dir.glob("*/template.docx")):
+                name = folder.parent.name
+                version, created = self._register_folder(folder.parent)
+                latest = (self.store.latest(name) or {}).get("version")
+                report.append({"name": name, "version": version, "created": created, "latest": latest == version})
+            self._seeded = True
+            return report
+
+    def ensure_bundled(self) -> None:
+        """Seed on first use when seeding at start-up could not reach Redis (cheap afterwards).
+
+        Locked, so a burst of first requests seeds once instead of each request seeding.
         """
         if self._seeded:
             return
         with self._seeding:
-            if self._seeded:
-                return
-            for folder in sorted(self.bundled_dir.glob("*/template.docx")):
-                self._register_folder(folder.parent)
-            self._seeded = True
+            if not self._seeded:
+                self.seed_bundled()
 
-    def _register_folder(self, folder: Path) -> None:
+    def _register_folder(self, folder: Path) -> tuple[str, bool]:
         def load(name: str, default: Any = None) -> Any:
             path = folder / name
             return json.loads(path.read_text(encoding="utf-8")) if path.exists() else default
 
         meta = load("meta.json", {})
-        self.register(folder.name, (folder / "template.docx").read_bytes(), schema=load("schema.json"),
-                      rules=load("rules.json", []), sample=load("sample.json"),
-                      title=meta.get("title"), formats=meta.get("formats"), bundled=True)
+        return self.register(folder.name, (folder / "template.docx").read_bytes(), schema=load("schema.json"),
+                             rules=load("rules.json", []), sample=load("sample.json"),
+                             title=meta.get("title"), formats=meta.get("formats"), bundled=True)
 
     def register(self, name: str, docx: bytes, *, schema: Any = None, rules: Any = None, sample: Any = None,
                  title: str | None = None, formats: list[str] | None = None,
                  bundled: bool = False) -> tuple[str, bool]:
         """Check and store one version; return (version, created).
+
+        An identical bundle (same bytes, same contract) is already stored and was checked then:
+        it answers at once with created=False and changes nothing.
 
         Raises:
             Unprocessable: bad name, unsafe or broken .docx, invalid schema/rules, a sample that
@@ -109,27 +159,35 @@ class Registry:
         if not NAME_PATTERN.match(name) or name in RESERVED_NAMES:
             raise Unprocessable(f"template name {name!r} must match {NAME_PATTERN.pattern}",
                                 errors=[{"path": "name", "message": "invalid template name"}])
+        rules = rules or []
+        title, formats = title or name, formats or list(FORMATS)
+        version = bundle_version(docx, {"schema": schema, "rules": rules, "sample": sample,
+                                        "title": title, "formats": formats})
+        if self.store.exists(name, version):
+            return version, False
         check_docx(docx)
         lint = lint_docx(docx)
         if not lint["ok"]:
             raise Unprocessable("the template has tag errors; fix them in Word and upload again",
                                 errors=lint["problems"])
-        check_contract(schema, rules or [])
+        check_contract(schema, rules)
         if sample is not None:
-            validate_data(sample, schema, rules or [], pointer_prefix="/sample")
-        version = version_of(docx)
-        meta = {"name": name, "title": title or name, "formats": formats or list(FORMATS),
+            validate_data(sample, schema, rules, pointer_prefix="/sample")
+        meta = {"name": name, "title": title, "formats": formats,
                 "variables": lint["variables"], "bundled": bundled, "created_at": now_iso()}
-        created = self.store.put_version(name, version, docx, schema, rules or [], sample, meta)
+        created = self.store.put_version(name, version, docx, schema, rules, sample, meta)
         return version, created
 
-    def resolve(self, name: str, version: str | None = None) -> TemplateVersion:
-        """The requested (or latest) version of a template.
+    def resolve(self, name: str, version: str | None = None, where: str = "/template_version") -> TemplateVersion:
+        """The requested (or latest) version of a template; ``where`` names the version's origin
+        in errors (``/template_version`` in a render request, ``?version`` in a query).
 
         Raises:
-            NotFound: no such template or version.
+            NotFound: no such template or version, or a version that is not 12 hex digits.
         """
         self.ensure_bundled()
+        if version is not None:
+            check_version(version, where)
         latest = self.store.latest(name)
         if latest is None:
             raise NotFound(f"no template named {name!r}; GET /v1/templates lists them",
@@ -137,8 +195,8 @@ class Registry:
         version = version or latest["version"]
         meta_raw = self.store.json_field(name, version, "meta")
         if meta_raw is None:
-            raise NotFound(f"template {name!r} has no version {version!r}",
-                           errors=[{"path": "/template_version", "message": "unknown version"}])
+            raise NotFound(f"template {name!r} has no version {version!r}; GET /v1/templates/{name} lists them",
+                           errors=[{"path": where, "message": "unknown version"}])
         # created_at tells a version apart from the same bytes deleted and registered anew.
         key = (name, version, meta_raw.get("created_at"))
         cached = self._contracts.get(key)

@@ -17,7 +17,7 @@ from rq.job import Job
 from core.docx_safety import check_docx
 from core.errors import BadRequest, Gone, NotFound, QueueFull, TemplateError, UnsupportedMediaType
 from core.formats import MIME_TYPES
-from core.payload import JobDocument, RenderPayload, TemplateRef
+from core.payload import CANCELLED, QUEUED, JobDocument, RenderPayload, TemplateRef
 from core.stores import now_iso
 from core.webhooks import check_callback_url
 
@@ -147,10 +147,27 @@ def _wait_for(job_id: str, seconds: float) -> JobDocument | None:
 
 
 def _job(job_id: str) -> JobDocument:
-    doc = state().jobs.get(job_id) if JOB_ID.match(job_id) else None
-    if doc is None:
-        raise NotFound(f"no render {job_id!r} (unknown, deleted, or expired after WENSHU_RESULT_TTL)")
-    return doc
+    """The job's document; 410 if it expired or was deleted (its tombstone says which), else 404."""
+    jobs = state().jobs
+    known = JOB_ID.match(job_id) is not None
+    doc = jobs.get(job_id) if known else None
+    if doc is not None:
+        return doc
+    tombstone = jobs.tombstone(job_id) if known else None
+    if tombstone is None:
+        raise NotFound(f"no render {job_id!r}", errors=[{"path": "job_id", "message": "unknown render"}])
+    raise _gone(job_id, tombstone)
+
+
+def _gone(job_id: str, tombstone: dict[str, Any]) -> Gone:
+    """The 410 for a job whose document is gone, saying why (expired, or deleted in which status)."""
+    if tombstone.get("reason") == "deleted":
+        how = " while queued: it was cancelled" if tombstone.get("status") == "cancelled" else ""
+        return Gone(f"render {job_id} was deleted at {tombstone.get('deleted_at')}{how}",
+                    reason="deleted", job_status=tombstone.get("status"))
+    return Gone(f"render {job_id} has expired: its document and files are kept "
+                f"WENSHU_RESULT_TTL={state().settings.result_ttl} s after its last change",
+                reason="expired")
 
 
 @bp.get("/v1/renders/<job_id>")
@@ -161,7 +178,8 @@ def get_render(job_id: str):
 def _send_file(job_id: str, meta: dict) -> Response:
     data = state().results.get(state().keys.file(job_id, meta["name"]))
     if data is None:
-        raise Gone(f"{meta['name']} has expired or was deleted")
+        raise Gone(f"{meta['name']} has expired: files are kept WENSHU_RESULT_TTL="
+                   f"{state().settings.result_ttl} s", reason="expired")
     # send_file writes Content-Disposition with an RFC 5987 filename* for non-ASCII names.
     return send_file(io.BytesIO(data), mimetype=MIME_TYPES[meta["format"]], as_attachment=True,
                      download_name=meta["name"], etag=meta["sha256"], max_age=0)
@@ -181,12 +199,15 @@ def get_file(job_id: str, name: str):
 def delete_render(job_id: str):
     st = state()
     doc = _job(job_id)
-    if doc.status == "queued":
+    status = doc.status
+    if status == QUEUED:
+        # Final status first: ?wait= requests wake up, and a worker that dequeued it anyway skips it.
+        st.jobs.update(job_id, status=CANCELLED, finished_at=now_iso())
+        status = CANCELLED
         try:
             Job.fetch(job_id, connection=st.redis).cancel()
         except (NoSuchJobError, InvalidJobOperation):
             pass
     st.results.delete(*(st.keys.file(job_id, f["name"]) for f in doc.files))
-    st.jobs.delete(job_id)
+    st.jobs.delete(job_id, status)  # leaves a tombstone: GET answers 410 "deleted" from now on
     return Response(status=204)
-

@@ -12,6 +12,7 @@ from core.docx_safety import check_docx
 from core.errors import BadRequest, NotFound
 
 from .lint import lint_docx
+from .registry import TemplateVersion
 from .state import state
 from .validation import parse_json
 
@@ -53,17 +54,22 @@ def put_template(name: str):
     version, created = state().registry.register(
         name, docx, schema=_json_part("schema"), rules=_json_part("rules"), sample=_json_part("sample"),
         title=request.form.get("title") or meta.get("title"), formats=meta.get("formats"))
-    # Same bytes again: the version already exists, nothing changed → 200 instead of 201.
+    # The same .docx and contract again: the version already exists, nothing changed → 200, not 201.
     response = jsonify({"name": name, "version": version, "created": created})
     response.status_code = 201 if created else 200
     response.headers["Location"] = f"/v1/templates/{name}"
     return response
 
 
+def _requested_version(name: str) -> TemplateVersion:
+    """The version ``?version=`` asks for (default: latest); 404 naming ``?version`` when unknown."""
+    return state().registry.resolve(name, request.args.get("version"), where="?version")
+
+
 @bp.get("/v1/templates/<name>/file")
 def get_template_file(name: str):
     st = state()
-    tv = st.registry.resolve(name, request.args.get("version"))
+    tv = _requested_version(name)
     docx = st.templates.field(name, tv.version, "docx")
     return send_file(io.BytesIO(docx), mimetype=DOCX_MIME, as_attachment=True,
                      download_name=f"{name}-{tv.version}.docx")
@@ -72,7 +78,7 @@ def get_template_file(name: str):
 @bp.get("/v1/templates/<name>/sample")
 def get_template_sample(name: str):
     st = state()
-    tv = st.registry.resolve(name, request.args.get("version"))
+    tv = _requested_version(name)
     sample = st.templates.json_field(name, tv.version, "sample")
     if sample is None:
         raise NotFound(f"template {name!r} has no sample")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import uuid
@@ -11,8 +10,10 @@ import pytest
 from docx import Document
 from docx.opc.constants import RELATIONSHIP_TYPE as RT
 
+from core.formats import FORMATS
 from core.settings import PROJECT_ROOT
 from helpers import pdf_text, squash
+from service.registry import bundle_version
 
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
 BUNDLED = sorted(p.parent.name for p in TEMPLATES_DIR.glob("*/template.docx"))
@@ -36,8 +37,19 @@ def folder_json(path: str):
     return json.loads((TEMPLATES_DIR / path).read_text(encoding="utf-8"))
 
 
-def version_of(docx: bytes) -> str:
-    return hashlib.sha256(docx).hexdigest()[:12]
+def version_of(docx: bytes, name: str, schema=None, rules=None, sample=None, meta=None) -> str:
+    """The version the registry gives a bundle uploaded with these parts (defaults as it fills them)."""
+    meta = meta or {}
+    return bundle_version(docx, {"schema": schema, "rules": rules or [], "sample": sample,
+                                 "title": meta.get("title") or name, "formats": meta.get("formats") or list(FORMATS)})
+
+
+def folder_version(name: str) -> str:
+    """The version of a bundled template's folder, as seeding stores it."""
+    folder = TEMPLATES_DIR / name
+    load = lambda n: folder_json(f"{name}/{n}") if (folder / n).exists() else None  # noqa: E731
+    return version_of((folder / "template.docx").read_bytes(), name, load("schema.json"), load("rules.json"),
+                      load("sample.json"), load("meta.json"))
 
 
 @pytest.fixture()
@@ -75,7 +87,7 @@ def test_bundled_templates_are_listed_from_the_first_start(api):
     for name in BUNDLED:
         entry = listed[name]
         assert set(entry) >= {"name", "version", "title", "formats"}
-        assert entry["version"] == version_of((TEMPLATES_DIR / name / "template.docx").read_bytes())
+        assert entry["version"] == folder_version(name)
         assert set(entry["formats"]) <= {"pdf", "docx", "odt"} and entry["formats"]
     assert listed["invoice"]["title"] == folder_json("invoice/meta.json")["title"]
 
@@ -112,15 +124,16 @@ def test_bundled_file_is_the_exact_docx(api):
 # --- uploading and versioning -------------------------------------------------------------------
 
 
-def test_upload_creates_a_content_addressed_version(api, name):
+def test_upload_creates_a_version_addressed_by_docx_and_contract(api, name):
     docx = docx_with("Dear {{ who }},")
     response = put(api, name, docx, schema=SCHEMA, sample={"who": "Li"})
     assert response.status_code == 201
+    version = version_of(docx, name, SCHEMA, sample={"who": "Li"})
     assert response.get_json()["name"] == name
-    assert response.get_json()["version"] == version_of(docx)
+    assert response.get_json()["version"] == version
     assert response.headers["Location"] == f"/v1/templates/{name}"
     described = api.get(f"/v1/templates/{name}").get_json()
-    assert (described["version"], described["versions"]) == (version_of(docx), [version_of(docx)])
+    assert (described["version"], described["versions"]) == (version, [version])
     assert described["variables"] == ["who"] and described["schema"] == SCHEMA
     assert name in [t["name"] for t in api.get("/v1/templates").get_json()]
 
@@ -131,7 +144,7 @@ def test_uploading_the_same_bytes_again_changes_nothing(api, name):
     again = put(api, name, docx)
     assert (first.status_code, again.status_code) == (201, 200)
     assert again.get_json()["version"] == first.get_json()["version"]
-    assert api.get(f"/v1/templates/{name}").get_json()["versions"] == [version_of(docx)]
+    assert api.get(f"/v1/templates/{name}").get_json()["versions"] == [version_of(docx, name)]
 
 
 def test_changed_bytes_add_a_version_that_becomes_the_latest(api, name):
@@ -139,10 +152,10 @@ def test_changed_bytes_add_a_version_that_becomes_the_latest(api, name):
     assert put(api, name, v1).status_code == 201
     assert put(api, name, v2).status_code == 201
     described = api.get(f"/v1/templates/{name}").get_json()
-    assert described["versions"] == [version_of(v1), version_of(v2)]
-    assert described["version"] == version_of(v2)
+    assert described["versions"] == [version_of(v1, name), version_of(v2, name)]
+    assert described["version"] == version_of(v2, name)
     assert api.get(f"/v1/templates/{name}/file").data == v2
-    assert api.get(f"/v1/templates/{name}/file?version={version_of(v1)}").data == v1
+    assert api.get(f"/v1/templates/{name}/file?version={version_of(v1, name)}").data == v1
 
 
 @pytest.mark.e2e
@@ -150,11 +163,11 @@ def test_renders_use_the_latest_version_unless_one_is_pinned(client, name):
     v1, v2 = docx_with("Version one for {{ who }}"), docx_with("Version two for {{ who }}")
     put(client, name, v1)
     put(client, name, v2)
-    for pinned, expected in ((None, "Versiontwofor"), (version_of(v1), "Versiononefor")):
+    for pinned, expected in ((None, "Versiontwofor"), (version_of(v1, name), "Versiononefor")):
         body = {"template": name, "data": {"who": "王五"}} | ({"template_version": pinned} if pinned else {})
         doc = client.post("/v1/renders?wait=60", json=body).get_json()
         assert doc["status"] == "finished", doc
-        assert doc["template"] == {"name": name, "version": pinned or version_of(v2)}
+        assert doc["template"] == {"name": name, "version": pinned or version_of(v2, name)}
         text = squash(pdf_text(client.get(doc["files"][0]["url"]).data))
         assert expected + "王五" in text
 
