@@ -20,16 +20,19 @@ import pytest
 from conftest import private_redis, start_workers, stop_process_tree, worker_env
 from core.settings import PROJECT_ROOT
 from faultkit import (
+    ConversionGate,
     alive,
     descendants,
+    job_doc,
     pid_running_job,
     post_adhoc,
     table_data,
     table_template,
     wait_status,
     wait_until,
+    worker_pids,
 )
-from helpers import free_port, pdf_text, squash
+from helpers import docx_with, free_port, pdf_text
 from service.app import create_app
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -44,24 +47,34 @@ def env(tmp_path_factory, settings):
         yield env
 
 
-def test_sigterm_to_worker_finishes_the_running_job_then_exits_with_its_libreoffice(env):
-    pool = start_workers(env, 2)
+def test_sigterm_to_worker_finishes_the_running_job_then_exits_with_its_libreoffice(env, tmp_path):
+    gate = ConversionGate(tmp_path / "gate")
+    pool = start_workers(env, 2, **gate.env())
+    gate.close()
     try:
         api = create_app(env).test_client()
-        job_id = post_adhoc(api, table_template(), table_data(ROWS, "sigterm")).get_json()["id"]
-        wait_status(api, job_id, ("started",), 60)
-        pid_running_job(env, job_id)
+        job_id = post_adhoc(api, docx_with("Finished after {{ what }}"), {"what": "SIGTERM"}).get_json()["id"]
+        ((held_by, _),) = gate.wait_entered(1)
+        busy = pid_running_job(env, job_id)
+        (idle,) = set(worker_pids(env).values()) - {busy}
+        assert held_by in descendants(busy), "the job is mid-conversion in the busy worker's LibreOffice"
         tree = descendants(pool.pid)
         assert sum("soffice.bin" in args for args in tree.values()) == 2
 
         os.kill(pool.pid, signal.SIGTERM)  # as `docker stop` does: the main process only
+        # The idle worker leaving proves the signal reached the workers while the job was held.
+        wait_until(lambda: not alive(idle), 60, "the idle worker to exit on SIGTERM")
+        assert alive(busy) and job_doc(api, job_id)["status"] == "started"
+        assert len(gate.entered()) == 1, "still the first conversion, held"
+        gate.open()
         assert pool.wait(120) == 0
 
         doc = wait_status(api, job_id, ("finished", "failed"), 5)
         assert doc["status"] == "finished", doc
-        assert "r1199c1199" in squash(pdf_text(api.get(doc["files"][0]["url"]).data))
+        assert "Finished after SIGTERM" in pdf_text(api.get(doc["files"][0]["url"]).data)
         wait_until(lambda: not [p for p in tree if alive(p)], 15, "every worker and soffice process to exit")
     finally:
+        gate.open()
         stop_process_tree(pool)
 
 
