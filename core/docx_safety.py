@@ -193,8 +193,9 @@ def _output_rejection(findings: list[dict[str, Any]], limits: DocxLimits) -> Uns
     if "paragraph" in first:
         where += f" paragraph {first['paragraph']}"
     more = f" (and {len(findings) - 1} more, listed in errors)" if len(findings) > 1 else ""
-    return UnsafeOutput(f"The rendered document contained {first['message']} in {where}{more}; "
-                        "it was not converted or stored.", errors=_capped(findings, limits))
+    return UnsafeOutput(f"The rendered document contained what the safety checks refuse, in {where}: "
+                        f"{first['message']}{more}. It was not converted or stored; the data must not "
+                        "produce fields, objects or links to outside content.", errors=_capped(findings, limits))
 
 
 def _capped(findings: list[dict[str, Any]], limits: DocxLimits) -> list[dict[str, Any]]:
