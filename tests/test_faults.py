@@ -18,6 +18,7 @@ from rq.job import Job
 from rq.registry import FailedJobRegistry, StartedJobRegistry
 
 from conftest import private_redis, start_redis, start_workers, stop_process_tree
+from core.settings import Settings
 from faultkit import (
     ConversionGate,
     alive,
@@ -32,6 +33,7 @@ from faultkit import (
 )
 from helpers import docx_with, pdf_text
 from service.app import create_app
+from worker.pipeline import Pipeline
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -249,3 +251,17 @@ def test_jobs_of_a_whole_killed_pool_are_recovered_by_the_next_pool(tmp_path_fac
         finally:
             gate.open()
             stop_process_tree(second)
+
+
+def test_gate_holds_nothing_outside_the_test_environment(tmp_path, monkeypatch):
+    # The hook is for tests only: an instance started for development ignores a closed gate.
+    gate = ConversionGate(tmp_path / "gate")
+    monkeypatch.setenv(*next(iter(gate.env().items())))
+    gate.close()
+    try:
+        with Pipeline(Settings(env="development", convert_timeout=60)) as pipeline:
+            pdf = pipeline.render(HELD_TEMPLATE, {"title": "ungated"})["pdf"]
+    finally:
+        gate.open()
+    assert "Held conversion ungated" in pdf_text(pdf)
+    assert gate.entered() == []

@@ -20,10 +20,12 @@ from worker.libreoffice import (
     DEAD,
     RECYCLE,
     START_ATTEMPTS,
+    TEST_GATE_ENV,
     TIMEOUT,
     ConversionRefused,
     InstanceDied,
     Supervisor,
+    lo_server_env,
 )
 
 DOCX = b"PK fake docx"
@@ -205,3 +207,12 @@ def test_restart_that_cannot_start_a_new_instance_fails_the_conversion(restarts)
     with pytest.raises(ConversionFailed, match="could not be started"):
         supervisor.convert(DOCX, "pdf")
     assert restarts == [CRASH]
+
+
+@pytest.mark.parametrize("environment, passed", [("test", True), ("development", False), ("production", False)])
+def test_conversion_gate_reaches_lo_server_only_in_the_test_environment(monkeypatch, environment, passed):
+    monkeypatch.setenv(TEST_GATE_ENV, "/tmp/some-gate")
+    monkeypatch.setenv("WENSHU_ENV", "test")  # a stray variable must not decide it: the settings do
+    env = lo_server_env(Settings(env=environment, api_keys=("k",)))
+    assert env["WENSHU_ENV"] == environment
+    assert (env.get(TEST_GATE_ENV) == "/tmp/some-gate") is passed
