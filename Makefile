@@ -10,11 +10,11 @@ run: setup
 	@bash scripts/run.sh
 
 test: setup
-	.venv/bin/ruff check service worker tests bench scripts
+	.venv/bin/ruff check service worker core cli tests bench scripts
 	.venv/bin/python -m pytest -q $(PYTEST_ARGS)
 
 lint: setup
-	.venv/bin/ruff check service worker tests bench scripts
+	.venv/bin/ruff check service worker core cli tests bench scripts
 
 bench: setup
 	.venv/bin/python bench/e2e_vs_raw.py
