@@ -11,7 +11,7 @@ import io
 import pytest
 from docx import Document
 from docxtpl import DocxTemplate
-from jinja2.exceptions import SecurityError, UndefinedError
+from jinja2.exceptions import SecurityError, TemplateSyntaxError, UndefinedError
 
 from core.sandbox import make_environment
 
@@ -62,3 +62,95 @@ def test_null_prints_as_nothing():
 
 def test_zero_still_prints_as_zero():
     assert make_environment().from_string("{{ x }}").render(x=0) == "0"
+
+
+# --- no raw-XML escape hatch -----------------------------------------------------------------
+
+XML = '</w:t></w:r><w:fldSimple w:instr="INCLUDETEXT /etc/passwd"/><w:r><w:t>'
+
+
+def typed_rich():
+    from docxtpl import RichText
+
+    rich = RichText()
+    rich.add("INCLUDETEXT x", color="C00000")
+    return rich
+
+
+@pytest.mark.parametrize(("source", "reason"), [
+    ("{{ x|safe }}", "'safe' filter is not available"),
+    ("{{ '<w:fldSimple/>'|safe }}", "'safe' filter is not available"),
+    ("{% filter safe %}{{ x }}{% endfilter %}", "'safe' filter is not available"),
+    ("{{ x|forceescape }}", "'forceescape' filter is not available"),
+    ("{{ x|urlize }}", "'urlize' filter is not available"),
+    ("{{ {'a': x}|xmlattr }}", "'xmlattr' filter is not available"),
+    ("{{ x|tojson }}", "'tojson' filter is not available"),
+    ("{% autoescape false %}{{ x }}{% endautoescape %}", "autoescape"),
+    ("{% autoescape flag %}{{ x }}{% endautoescape %}", "autoescape"),
+], ids=["safe-data", "safe-literal", "filter-block", "forceescape", "urlize", "xmlattr", "tojson",
+        "autoescape-false", "autoescape-variable"])
+def test_construct_that_switches_escaping_off_is_refused_when_parsed(source, reason):
+    with pytest.raises(TemplateSyntaxError) as caught:
+        make_environment().parse(source)
+    assert reason in caught.value.message
+
+
+def test_autoescape_true_block_is_still_allowed_and_escapes():
+    source = "{% autoescape true %}{{ x }}{% endautoescape %}"
+    assert make_environment().from_string(source).render(x="<b>") == "&lt;b&gt;"
+
+
+def test_lipsum_global_writing_html_is_gone():
+    with pytest.raises(UndefinedError):
+        make_environment().from_string("{{ lipsum() }}").render()
+
+
+@pytest.mark.parametrize("source", [
+    "{{ r.xml }}",
+    "{{ r['xml'] }}",
+    "{{ r.add('x', color='\"/><w:fldSimple/>') }}",
+    "{{ r|attr('xml') }}",
+    "{{ [r]|map(attribute='xml')|join }}",
+    "{{ (r|e)[0:5] }}",
+    "{{ (r|e).replace('w:t', 'w:fldSimple') }}",
+    "{{ r|replace('w:t'|e, 'w:fldSimple') }}",
+    "{{ r|e|list|join }}",
+    "{{ r|reverse }}",
+    "{{ r|string|truncate(9) }}",
+    "{% set y %}{{ r }}{% endset %}{{ y|replace('w:t'|e, 'w:instrText') }}",
+    "{% filter upper %}{{ r }}{% endfilter %}",
+])
+def test_typed_value_can_be_printed_but_not_taken_apart(source):
+    with pytest.raises(SecurityError):
+        make_environment().from_string(source).render(r=typed_rich())
+
+
+@pytest.mark.parametrize("source", ["{{ r }}", "{{ r|default('') }}", "{{ [r]|first }}", "{{ r|thousands }}",
+                                    "{{ [r, r]|join }}", "{% if r %}{{ r }}{% endif %}"])
+def test_typed_value_still_prints_its_own_xml(source):
+    rendered = make_environment().from_string(source).render(r=typed_rich())
+    assert '<w:r><w:rPr><w:color w:val="C00000"/></w:rPr><w:t xml:space="preserve">INCLUDETEXT x</w:t></w:r>' \
+        in rendered
+
+
+@pytest.mark.parametrize("source", ["{{ x }}", "{{ x|upper|lower }}", "{{ x|replace('a', 'b') }}",
+                                    "{{ x|e }}", "{{ x ~ x }}", "{{ [x, x]|join(', ') }}", "{{ x|truncate(500) }}",
+                                    "{{ '%s'|format(x) }}", "{{ x|default_blank }}"])
+def test_xml_in_data_comes_out_escaped_whatever_filter_it_passes(source):
+    rendered = make_environment().from_string(source).render(x=XML)
+    assert "<" not in rendered and "&lt;" in rendered
+
+
+def test_linter_reports_the_safe_filter_with_its_part_and_paragraph():
+    from service.lint import lint_docx
+
+    document = Document()
+    document.add_paragraph("Report")
+    document.add_paragraph("Title: {{ title|safe }}")
+    buffer = io.BytesIO()
+    document.save(buffer)
+    report = lint_docx(buffer.getvalue())
+    assert not report["ok"]
+    (problem,) = report["problems"]
+    assert (problem["part"], problem["paragraph"]) == ("word/document.xml", 2)
+    assert "'safe' filter is not available" in problem["message"]
