@@ -5,7 +5,8 @@ Key layout (prefix ``wenshu`` by default)::
 
     {p}:job:{id}                 job document (JSON), TTL result_ttl
     {p}:job:{id}:ended           a list that gets one item when the job ends (wakes ?wait=)
-    {p}:gone:{id}                tombstone: the job existed; outlives its document (410, not 404)
+    {p}:gone:{id}                tombstone (expired/deleted): outlives the document by 7 × result_ttl,
+                                 so its URLs answer 410, not 404 (core.stores.TOMBSTONE_LIFETIMES)
     {p}:file:{id}:{name}         result bytes, TTL result_ttl      (ResultStore)
     {p}:templates                hash name → JSON summary of the latest version
     {p}:tpl:{name}:versions      list of versions, oldest first
