@@ -21,14 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
-
 from core.docx_safety import check_docx
 from core.errors import Conflict, NotFound, Unprocessable
 from core.formats import FORMATS
 from core.stores import TemplateStore, now_iso
 
+from .contracts import DataValidator, check_schema, compile_validator
 from .lint import lint_docx
 from .rules import validate_rules
 from .validation import validate_data
@@ -79,11 +77,11 @@ class TemplateVersion:
     schema: dict | None
     rules: list
     meta: dict
-    validator: Draft202012Validator | None = None
+    validator: DataValidator | None = None
 
     def __post_init__(self) -> None:
         if self.schema and self.validator is None:
-            self.validator = Draft202012Validator(self.schema)
+            self.validator = compile_validator(self.schema)
 
 
 CONTRACT_CACHE_ENTRIES = 256
@@ -230,14 +228,7 @@ class Registry:
 
 
 def check_contract(schema: Any, rules: Any) -> None:
-    """Refuse a schema that is not JSON Schema 2020-12, or malformed rules."""
+    """Refuse an unsafe or invalid schema (see ``contracts.check_schema``), or malformed rules."""
     if schema is not None:
-        if not isinstance(schema, dict):
-            raise Unprocessable("schema must be a JSON object", errors=[{"path": "schema", "message": "not an object"}])
-        try:
-            Draft202012Validator.check_schema(schema)
-        except SchemaError as exc:
-            path = "/".join(str(p) for p in exc.absolute_path)
-            raise Unprocessable(f"schema is not valid JSON Schema 2020-12: {exc.message}",
-                                errors=[{"path": f"schema/{path}", "message": exc.message}]) from exc
+        check_schema(schema)
     validate_rules(rules)

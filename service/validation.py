@@ -12,11 +12,13 @@ import json
 from typing import Any
 
 from jsonschema import Draft202012Validator
+from referencing.exceptions import Unresolvable
 
-from core.errors import BadRequest, InvalidData, InvalidRequest
+from core.errors import BadRequest, InvalidData, InvalidRequest, Unprocessable
 from core.formats import FORMATS
 from core.pointer import pointer
 
+from .contracts import DataValidator, compile_validator
 from .rules import check_rules, raise_for_violations
 
 RENDER_REQUEST_SCHEMA: dict[str, Any] = {
@@ -94,8 +96,25 @@ def validate_request(body: Any) -> dict[str, Any]:
     return {"formats": ["pdf"], "validation": "strict", "options": {}} | body
 
 
+def _schema_errors(data: Any, validator: DataValidator) -> list:
+    """All schema errors of ``data``, sorted by where they are.
+
+    Upload refuses schemas whose references leave the document or loop, but a schema stored
+    before those checks (or a CLI template folder) may still hold one: a 422 about the schema,
+    never a fetch (the validator's registry refuses) and never a 500.
+    """
+    try:
+        return sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+    except Unresolvable as exc:
+        raise Unprocessable(f"the template's schema has a reference that cannot be resolved: {exc}",
+                            errors=[{"path": "schema", "message": "unresolvable $ref"}]) from exc
+    except RecursionError:
+        raise Unprocessable("the template's schema refers to itself without end",
+                            errors=[{"path": "schema", "message": "endless $ref recursion"}]) from None
+
+
 def validate_data(data: Any, schema: dict | None, rules: list, *, pointer_prefix: str = "/data",
-                  mode: str = "strict", validator: Draft202012Validator | None = None) -> list[dict[str, Any]]:
+                  mode: str = "strict", validator: DataValidator | None = None) -> list[dict[str, Any]]:
     """Validate ``data`` against a template's contract.
 
     Returns:
@@ -104,8 +123,7 @@ def validate_data(data: Any, schema: dict | None, rules: list, *, pointer_prefix
         InvalidData: schema errors (always). RuleViolation: rule violations in ``strict`` mode.
     """
     if schema:
-        validator = validator or Draft202012Validator(schema)
-        errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+        errors = _schema_errors(data, validator or compile_validator(schema))
         if errors:
             raise InvalidData(
                 f"data does not match the template's schema ({len(errors)} problem(s)): " + "; ".join(
