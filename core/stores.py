@@ -187,14 +187,21 @@ class TemplateStore:
         return bool(self.redis.exists(self.keys.template(name, version)))
 
     def migrate_legacy_layout(self) -> int:
-        """Move versions stored under the pre-``:v:`` key layout to the current one; how many moved."""
-        moved = 0
-        for name in self.all_latest():
-            for version in self.versions(name):
-                legacy = self.keys.legacy_template(name, version)
-                if self.redis.type(legacy) == b"hash":
-                    moved += int(self.redis.renamenx(legacy, self.keys.template(name, version)))
-        return moved
+        """Move versions stored under the pre-``:v:`` key layout to the current one; how many moved.
+
+        Three round trips whatever the number of templates (it runs at every API start).
+        """
+        names = list(self.all_latest())
+        pipe = self.redis.pipeline(transaction=False)
+        for name in names:
+            pipe.lrange(self.keys.versions(name), 0, -1)
+        pairs = [(name, v.decode()) for name, versions in zip(names, pipe.execute(), strict=True) for v in versions]
+        for name, version in pairs:
+            pipe.type(self.keys.legacy_template(name, version))
+        legacy = [pair for pair, kind in zip(pairs, pipe.execute(), strict=True) if kind == b"hash"]
+        for name, version in legacy:
+            pipe.renamenx(self.keys.legacy_template(name, version), self.keys.template(name, version))
+        return sum(int(moved) for moved in pipe.execute()) if legacy else 0
 
     def latest(self, name: str) -> dict[str, Any] | None:
         raw = self.redis.hget(self.keys.templates, name)
