@@ -101,13 +101,14 @@ def test_image_from_base64_appears_in_the_pdf(pipeline, tmp_path):
     ({"$image": {"data": base64.b64encode(b"plain text").decode()}}, "/data/value/$image/data"),
     ({"$image": {"url": "https://example.org/x.png"}}, "/data/value/$image"),
     ({"$image": {"data": png_base64(), "width_mm": -3}}, "/data/value/$image/width_mm"),
+    ({"$image": {"data": base64.b64encode(b"\x89PNG\r\n\x1a\n").decode()}}, "/data/value/$image/data"),
     ({"$image": {"data": png_base64(), "anchor": "file:///etc/passwd"}}, "/data/value/$image"),
     ({"$link": {"url": "javascript:alert(1)", "text": "x"}}, "/data/value/$link/url"),
     ({"$link": {"url": "https://example.org", "text": "x", "target": "_self"}}, "/data/value/$link"),
     ({"$rich": [{"text": "x", "blink": True}]}, "/data/value/$rich/0"),
     ({"$listing": 42}, "/data/value/$listing"),
-], ids=["bad-base64", "not-an-image", "url-not-data", "negative-width", "unknown-image-key", "javascript-link",
-        "unknown-link-key", "unknown-option", "listing-not-text"])
+], ids=["bad-base64", "not-an-image", "url-not-data", "negative-width", "truncated-png", "unknown-image-key",
+        "javascript-link", "unknown-link-key", "unknown-option", "listing-not-text"])
 def test_malformed_typed_value_is_refused_with_its_pointer(value, pointer):
     assert refusal(value)["path"] == pointer
 
@@ -199,7 +200,11 @@ def test_link_url_is_escaped_into_the_relationship_target():
     assert "Target=\"https://example.org/search?a=1&amp;b='2'#frag\"" in rels
 
 
-def test_control_character_in_plain_data_is_refused_with_its_pointer():
+@pytest.mark.parametrize(("data", "pointer"), [
+    ({"rows": [{"name": "ok"}, {"name": "a\x00b"}], "value": 1}, "/data/rows/1/name"),
+    ({"codes": {"k\x1b": 1}, "value": 1}, "/data/codes/k\x1b"),
+], ids=["in-a-value", "in-a-key"])
+def test_control_character_in_plain_data_is_refused_with_its_pointer(data, pointer):
     with pytest.raises(InvalidData) as caught:
-        render_docx(one_tag_template(), {"rows": [{"name": "ok"}, {"name": "a\x00b"}], "value": 1})
-    assert caught.value.errors[0]["path"] == "/data/rows/1/name"
+        render_docx(one_tag_template(), data)
+    assert caught.value.errors[0]["path"] == pointer

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
 
 from docx.enum.style import WD_STYLE_TYPE
+from docx.image.image import Image as DocxImage
 from docx.shared import Mm
 from docxtpl import DocxTemplate, InlineImage, Listing, RichText
 
@@ -95,6 +96,8 @@ class _Converter:
                 (key,) = value
                 if key in TYPED_KEYS:
                     return self._typed(key, value[key], path + (key,))
+            for key in value:
+                _check_text(key, path + (key,))  # a template may print keys too (d.items())
             return {k: self.convert(v, path + (k,)) for k, v in value.items()}
         if isinstance(value, list):
             return [self.convert(v, path + (i,)) for i, v in enumerate(value)]
@@ -125,6 +128,10 @@ class _Converter:
             raise _bad(path + ("data",), "$image data is not valid base64") from None
         if not any(raw.startswith(sig) for sig in IMAGE_SIGNATURES):
             raise _bad(path + ("data",), "$image data is not a PNG, JPEG, GIF or BMP image")
+        try:
+            DocxImage.from_blob(raw)  # the header python-docx will read for the size, read now
+        except Exception:  # noqa: BLE001 - python-docx raises several kinds on a broken header
+            raise _bad(path + ("data",), "$image data is a damaged or truncated image") from None
         sizes = {}
         for axis in ("width", "height"):
             mm = spec.get(f"{axis}_mm")
@@ -203,6 +210,8 @@ def _refuse_unknown(spec: dict, allowed: frozenset[str], path: tuple, what: str)
 
 def _check_text(text: str, path: tuple) -> None:
     """Refuse characters a Word document cannot hold (NUL, most control characters)."""
+    if text.isprintable():  # the usual case, decided in C: no control character at all
+        return
     found = XML_ILLEGAL.search(text)
     if found:
         raise _bad(path, f"text contains the control character U+{ord(found.group()):04X}, "
