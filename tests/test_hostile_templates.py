@@ -1,10 +1,11 @@
 """Behind the upload checks, LibreOffice itself fetches nothing a template points at, and
 nothing but its own worker can drive it.
 
-``check_docx`` rejects external relationships at upload (tests/test_docx_safety.py). These tests
-hand such files straight to the converter, as if that check had a hole, and look at what comes
-out: the hardened profile (docker/libreoffice/registrymodifications.xcu) must read no local file
-and make no network request. The API part checks the same files are refused at the door.
+``check_docx`` rejects external relationships at upload, and the pipeline checks every rendered
+document again before conversion (tests/test_docx_safety.py). These tests hand such files straight
+to the LibreOffice supervisor, as if both checks had a hole, and look at what comes out: the
+hardened profile (docker/libreoffice/registrymodifications.xcu) must read no local file and make no
+network request. The API part checks the same files are refused at the door.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from docx.shared import Mm
 from core.settings import Settings
 from faultkit import descendants
 from helpers import docx_with, pdf_image_count, pdf_text
-from worker.pipeline import Pipeline
+from worker.libreoffice import Supervisor
 
 pytestmark = pytest.mark.e2e
 
@@ -110,19 +111,19 @@ def loopback_server():
 
 def test_embedded_picture_shows_in_pdf(pipeline, tmp_path):
     # The control for the two tests below: pdfimages does see a picture LibreOffice drew.
-    pdf = pipeline.render(picture_docx(), {})["pdf"]
+    pdf = pipeline.supervisor.convert(picture_docx(), "pdf")
     assert pdf_image_count(pdf, tmp_path) == 1
 
 
 def test_linked_local_file_image_is_not_read(pipeline, canary, tmp_path):
-    pdf = pipeline.render(linked_picture_docx(canary.as_uri()), {})["pdf"]
+    pdf = pipeline.supervisor.convert(linked_picture_docx(canary.as_uri()), "pdf")
     assert "linked picture below" in pdf_text(pdf)
     assert pdf_image_count(pdf, tmp_path) == 0
 
 
 def test_linked_http_image_is_not_fetched(pipeline, loopback_server, tmp_path):
     port, requests = loopback_server
-    pdf = pipeline.render(linked_picture_docx(f"http://127.0.0.1:{port}/x.png"), {})["pdf"]
+    pdf = pipeline.supervisor.convert(linked_picture_docx(f"http://127.0.0.1:{port}/x.png"), "pdf")
     assert "linked picture below" in pdf_text(pdf)
     assert pdf_image_count(pdf, tmp_path) == 0
     assert requests == []
@@ -134,8 +135,11 @@ def test_unhardened_profile_would_read_the_linked_file(canary, tmp_path):
     # the empty result above is the hardened profile's doing, not an accident of the document.
     empty_seed = tmp_path / "empty-seed"
     empty_seed.mkdir()
-    with Pipeline(Settings(env="test", lo_profile=empty_seed)) as unhardened:
-        pdf = unhardened.render(linked_picture_docx(canary.as_uri()), {})["pdf"]
+    unhardened = Supervisor(Settings(env="test", lo_profile=empty_seed))
+    try:
+        pdf = unhardened.convert(linked_picture_docx(canary.as_uri()), "pdf")
+    finally:
+        unhardened.stop()
     assert pdf_image_count(pdf, tmp_path) == 1
 
 
