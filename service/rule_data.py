@@ -7,10 +7,26 @@ parsing the expression text; null and missing values read as a 0 that remembers 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 Path = tuple[str, ...]
-Cells = dict[Path, None]  # the leaves one rule instance read, in order (a dict dedupes, keeps order)
+MAX_CELLS = 1_000
+"""Cells one rule instance records: ``rows | sum(attribute='v')`` over 100 000 rows must not keep
+100 000 pointers per instance (nor put them in the 422)."""
+MAX_SHOWN_TEXT = 200
+"""Characters of a text value a violation shows (``left``, ``right``, the message)."""
+MAX_SHOWN_ITEMS = 10
+"""Items of a list or object a violation shows; a bigger (or nested) one is summarised."""
+
+
+class Cells(dict[Path, None]):
+    """The leaves one rule instance read, in reading order (a dict dedupes and keeps order), at most
+    :data:`MAX_CELLS` of them."""
+
+    def __setitem__(self, path: Path, value: None) -> None:
+        if len(self) < MAX_CELLS or path in self:
+            super().__setitem__(path, value)
 _JINJA_PROBES = frozenset({"jinja_pass_arg", "unsafe_callable", "alters_data"})  # never data reads
 
 
@@ -41,6 +57,10 @@ class NullZero(int):
         if name.startswith("_") or name in _JINJA_PROBES:
             raise AttributeError(name)
         return self[name]
+
+    def __iter__(self) -> Iterator[Any]:
+        # A null list is empty; without this, Python would iterate through __getitem__ for ever.
+        return iter(())
 
 
 class ContainerProxy:
@@ -112,3 +132,22 @@ def to_plain(value: Any) -> Any:
     if isinstance(value, float):
         return round(value, 10)
     return value
+
+
+def shown(value: Any, depth: int = 0) -> Any:
+    """``value`` (from :func:`to_plain`) cut to a size a 422 can carry: long text is shortened, big or
+    deep lists and objects are summarised, so 10 000 violations of ``rows == 0`` do not each
+    copy ``rows`` into the response."""
+    if isinstance(value, str):
+        return value if len(value) <= MAX_SHOWN_TEXT else value[:MAX_SHOWN_TEXT] + f"…({len(value)} characters)"
+    if isinstance(value, list | tuple | dict):
+        if len(value) > MAX_SHOWN_ITEMS or depth >= 1:
+            kind = "object" if isinstance(value, dict) else "list"
+            return f"<{kind} of {len(value)} items>"
+        if isinstance(value, dict):
+            return {shown(k): shown(v, depth + 1) for k, v in value.items()}
+        return [shown(v, depth + 1) for v in value]
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return shown(str(value)[:MAX_SHOWN_TEXT + 1])
+

@@ -9,9 +9,16 @@ A ``rules.json`` is a JSON list of rules such as::
 
 Why it works the way it does:
 
-- Rules arrive with uploaded templates, so an ``assert`` is never Python: it is compiled with the
-  same sandboxed Jinja environment renders use (:func:`core.sandbox.make_environment`), and
-  attribute names that start with ``_`` (the way out of a sandbox) are refused at upload time.
+- Rules arrive with uploaded templates and run inside the API process for every request, so an
+  ``assert`` is never Python: it is compiled in a sandbox of its own (``service/rule_env.py``) with
+  an allow-list of filters, tests and globals, size caps on everything that can grow, and a
+  CPU-time budget (``WENSHU_RULE_TIMEOUT``) for all rules of one request. Anything off the
+  allow-list, and attribute names that start with ``_`` (the way out of a sandbox), are refused
+  at upload; each rule is also run once on empty data at upload, so a bomb made of constants
+  (``2 ** 10**9 == 1``) is refused then rather than on the first request. A limit hit at run
+  time is a 422 ``rule-limit`` naming the rule (``/rules/3/assert``), never a 500.
+- Error paths point into the rules as ``GET /v1/templates/{name}`` shows them (``/rules/3/assert``);
+  violation paths point into the data.
 - The assert has exactly one top-level comparison; both sides are evaluated separately so a
   violation can say "left 120, right 118" instead of just "false".
 - The data is wrapped in proxies (``service/rule_data.py``: ObjectProxy, ArrayProxy, NullZero) that
@@ -21,6 +28,9 @@ Why it works the way it does:
   outside must not be able to reach attributes (``{col.__class__}``).
 - Compiled rules are cached by their assert text, so checking a report (~50 rule instances) costs
   well under a millisecond per instance once a template has been seen.
+- What a violation carries is bounded (at most :data:`MAX_VIOLATIONS`, long values shortened by
+  :func:`service.rule_data.shown`), so a rule that fails 10 000 times on a big array cannot make
+  the 422 itself the bomb.
 """
 
 from __future__ import annotations
@@ -29,28 +39,36 @@ import functools
 import itertools
 import operator
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 from jinja2 import TemplateSyntaxError, nodes
 from jinja2.environment import TemplateExpression
 from jinja2.exceptions import SecurityError
 from jinja2.parser import Parser
-from jinja2.sandbox import SandboxedEnvironment
 from jinja2.visitor import NodeTransformer
 
 from core.errors import RuleViolation, Unprocessable, UnsafeTemplate
 from core.pointer import pointer
-from core.sandbox import make_environment
+from core.settings import Settings
 
-from .rule_data import Cells, to_plain, wrap
+from .rule_data import Cells, shown, to_plain, wrap
+from .rule_env import CONCAT, SLICE, RuleLimit, rule_environment, static_problem, time_limit
 
 MAX_INSTANCES_PER_RULE = 10_000
 """Rule instances (the cartesian product of ``for_each``) one rule may expand to: bounds CPU per request."""
 MAX_ASSERT_LENGTH = 2_000
 """Characters an ``assert`` expression may have."""
-MAX_POWER = 64
-"""Largest exponent ``**`` accepts in an assert."""
+MAX_TEXT = 2_000
+"""Characters of a rule's ``message``, ``message_en`` or ``description``."""
+MAX_NAME = 200
+"""Characters of a rule's ``id`` and of each ``for_each`` value (both are copied into every violation)."""
+MAX_VIOLATIONS = 100
+"""Violations one check reports (all are counted): the 422 stays a readable size."""
+MAX_REPORTED_CELLS = 50
+"""Cells one violation lists."""
+DEFAULT_TIMEOUT: float = Settings.rule_timeout
+"""CPU seconds for all rules of one check when the caller passes none (WENSHU_RULE_TIMEOUT's default)."""
 RULE_KEYS = frozenset({"id", "message", "message_en", "for_each", "assert", "description"})
 """Keys a rule may have; anything else is most likely a typo (``"asert"``) and is rejected."""
 RESERVED_NAMES = frozenset({"left", "right"})
@@ -59,13 +77,14 @@ RESERVED_NAMES = frozenset({"left", "right"})
 _COMPARISONS: dict[str, tuple[str, Callable[[Any, Any], bool]]] = {  # Jinja's op name → (symbol, test)
     "eq": ("==", operator.eq), "ne": ("!=", operator.ne), "lt": ("<", operator.lt),
     "lteq": ("<=", operator.le), "gt": (">", operator.gt), "gteq": (">=", operator.ge)}
+_RULES = "/rules"  # error paths point into the rules list as GET /v1/templates/{name} shows it
 _ROOT = "wenshu_data"  # the context name of the data root; asserts cannot name it (every name is rewritten)
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
 def _display(value: Any) -> str:
-    """A value as written into a message: 3.0 → "3", None → "?"."""
+    """A (shown) value as written into a message: 3.0 → "3", None → "?"."""
     if value is None:
         return "?"
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
@@ -96,35 +115,24 @@ class _ReadFromRoot(NodeTransformer):
             return node
         return nodes.Getitem(nodes.Name(_ROOT, "load"), nodes.Const(node.name), "load", lineno=node.lineno)
 
+    def visit_Concat(self, node: nodes.Concat) -> nodes.Node:  # noqa: N802
+        # Jinja compiles `~` and slices to Python no sandbox hook sees; checked calls bound their size.
+        parts = [self.visit(part) for part in node.nodes]
+        return nodes.Call(nodes.Name(CONCAT, "load"), parts, [], None, None, lineno=node.lineno)
 
-def _bounded_binop(context: Any, op: str, left: Any, right: Any) -> Any:
-    # The sandbox leaves `2 ** 10**8` and `'x' * 10**9` to us: a rule must not burn CPU or memory.
-    if op == "**" and (not isinstance(right, int | float) or abs(right) > MAX_POWER):
-        raise SecurityError(f"exponent larger than {MAX_POWER}")
-    if op == "*" and any(isinstance(v, str | list) for v in (left, right)):
-        raise SecurityError("repeating text or lists is not allowed in rules")
-    return operator.pow(left, right) if op == "**" else operator.mul(left, right)
-
-
-@functools.cache
-def _environment() -> SandboxedEnvironment:
-    # One environment for all rules: compiling is the slow part and the cache below relies on it.
-    env = make_environment()
-    env.intercepted_binops = frozenset({"*", "**"})
-    env.call_binop = _bounded_binop
-    return env
+    def visit_Getitem(self, node: nodes.Getitem) -> nodes.Node:  # noqa: N802
+        if not isinstance(node.arg, nodes.Slice):
+            return self.generic_visit(node)
+        bounds = [nodes.Const(None) if part is None else self.visit(part)
+                  for part in (node.arg.start, node.arg.stop, node.arg.step)]
+        return nodes.Call(nodes.Name(SLICE, "load"), [self.visit(node.node), *bounds], [], None, None,
+                          lineno=node.lineno)
 
 
-def _reject_private_access(expr: nodes.Node) -> str | None:
-    """Why ``expr`` reaches for Python internals, or None. The sandbox would stop it anyway at run
-    time; refusing it at upload tells the template author straight away."""
-    for node in expr.find_all((nodes.Getattr, nodes.Getitem)):
-        if isinstance(node, nodes.Getattr) and node.attr.startswith("_"):
-            return f"attribute {node.attr!r} is not allowed (names starting with _ are private)"
-        if (isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const)
-                and isinstance(node.arg.value, str) and node.arg.value.startswith("__")):
-            return f"key {node.arg.value!r} is not allowed"
-    return None
+class RuleLimitExceeded(Unprocessable):
+    """A rule went past a size cap, used a refused operation, or the rules ran out of time."""
+
+    title, slug = "Rule evaluation limit exceeded", "rule-limit"
 
 
 @functools.lru_cache(maxsize=2048)
@@ -132,17 +140,12 @@ def _compile_assertion(source: str, bound: frozenset[str] = frozenset()) -> _Ass
     """Compile an assert whose ``bound`` names come from for_each; ValueError explains a bad one."""
     if len(source) > MAX_ASSERT_LENGTH:
         raise ValueError(f"assert is longer than {MAX_ASSERT_LENGTH} characters")
-    env = _environment()
-    try:
-        env.compile_expression(source)  # the engine's own checks: syntax, unknown filters/tests
-        parser = Parser(env, source, state="variable")
-        expr = parser.parse_expression()
-    except TemplateSyntaxError as exc:
-        raise ValueError(f"not a valid expression: {exc.message}") from exc
+    env = rule_environment()
+    expr = _parse(source)
     if not isinstance(expr, nodes.Compare) or len(expr.ops) != 1 or expr.ops[0].op not in _COMPARISONS:
         raise ValueError("assert must be exactly one comparison (==, !=, <=, >=, <, >) "
                          "between two expressions, e.g. a + b == c")
-    unsafe = _reject_private_access(expr)
+    unsafe = static_problem(expr)
     if unsafe:
         raise ValueError(unsafe)
     # Evaluate both sides in one call: a two-item list compiled exactly as compile_expression does.
@@ -150,8 +153,23 @@ def _compile_assertion(source: str, bound: frozenset[str] = frozenset()) -> _Ass
     pair = _ReadFromRoot(keep).visit(nodes.List([expr.expr, expr.ops[0].expr], lineno=1))
     pair.set_environment(env)
     body = [nodes.Assign(nodes.Name("result", "store"), pair, lineno=1)]
-    sides = TemplateExpression(env.from_string(nodes.Template(body, lineno=1)), False)
+    try:
+        sides = TemplateExpression(env.from_string(nodes.Template(body, lineno=1)), False)
+    except TemplateSyntaxError as exc:
+        raise ValueError(f"not a valid expression: {exc.message}") from exc
     return _Assertion(expr.ops[0].op, sides)
+
+
+def _parse(source: str) -> nodes.Expr:
+    """The assert as Jinja's parser reads it, all of it (no chunk after the expression)."""
+    try:
+        parser = Parser(rule_environment(), source, state="variable")
+        expr = parser.parse_expression()
+        if not parser.stream.eos:
+            parser.fail("chunk after expression", parser.stream.current.lineno)
+    except TemplateSyntaxError as exc:
+        raise ValueError(f"not a valid expression: {exc.message}") from exc
+    return expr
 
 
 def _bound_names(for_each: Any) -> frozenset[str]:
@@ -160,16 +178,17 @@ def _bound_names(for_each: Any) -> frozenset[str]:
 
 def _rule_errors(rule: Any, index: int) -> list[dict[str, str]]:
     """Everything wrong with one rule, as problem+json ``errors`` entries."""
-    at = f"/{index}"
+    at = f"{_RULES}/{index}"
     if not isinstance(rule, dict):
         return [{"path": at, "message": "a rule must be a JSON object"}]
     errors = [{"path": f"{at}/{pointer((key,))[1:]}", "message": f"unknown key {key!r}"}
               for key in rule if key not in RULE_KEYS]
-    if not isinstance(rule.get("id"), str) or not rule.get("id"):
-        errors.append({"path": f"{at}/id", "message": "id is required and must be a non-empty string"})
+    if not isinstance(rule.get("id"), str) or not rule.get("id") or len(rule["id"]) > MAX_NAME:
+        errors.append({"path": f"{at}/id", "message": f"id is required: a string of 1 to {MAX_NAME} characters"})
     for key in ("message", "message_en", "description"):
-        if key in rule and not isinstance(rule[key], str):
-            errors.append({"path": f"{at}/{key}", "message": f"{key} must be a string"})
+        if key in rule and (not isinstance(rule[key], str) or len(rule[key]) > MAX_TEXT):
+            errors.append({"path": f"{at}/{key}",
+                           "message": f"{key} must be a string of at most {MAX_TEXT} characters"})
     source = rule.get("assert")
     if not isinstance(source, str) or not source.strip():
         errors.append({"path": f"{at}/assert", "message": "assert is required and must be an expression"})
@@ -180,6 +199,10 @@ def _rule_errors(rule: Any, index: int) -> list[dict[str, str]]:
             errors.append({"path": f"{at}/assert", "message": str(exc)})
     errors.extend(_for_each_errors(rule.get("for_each"), f"{at}/for_each"))
     return errors
+
+
+def _usable_binding(value: Any) -> bool:
+    return isinstance(value, str | int) and not isinstance(value, bool) and len(str(value)) <= MAX_NAME
 
 
 def _for_each_errors(for_each: Any, at: str) -> list[dict[str, str]]:
@@ -196,8 +219,9 @@ def _for_each_errors(for_each: Any, at: str) -> list[dict[str, str]]:
         if not isinstance(values, list) or not values:
             errors.append({"path": where, "message": "must be a non-empty list"})
             continue
-        if not all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in values):
-            errors.append({"path": where, "message": "values must be strings or integers"})
+        if not all(_usable_binding(v) for v in values):
+            errors.append({"path": where, "message": f"values must be integers or strings of at most {MAX_NAME} "
+                                                     "characters"})
         instances *= len(values)
     if instances > MAX_INSTANCES_PER_RULE:
         errors.append({"path": at, "message": f"expands to {instances} instances "
@@ -205,31 +229,42 @@ def _for_each_errors(for_each: Any, at: str) -> list[dict[str, str]]:
     return errors
 
 
-def validate_rules(rules: object) -> None:
-    """Check a rules.json document before a template is accepted.
-
-    Args:
-        rules: the parsed JSON.
-
-    Raises:
-        Unprocessable: with one ``errors`` entry per problem, ``path`` a JSON pointer into the
-            rules document (``/3/assert``).
-    """
+def _raise_for_malformed(rules: object) -> None:
+    """Refuse rules whose shape or asserts are wrong (cheap: compiled asserts are cached)."""
     if not isinstance(rules, list):
         raise Unprocessable("rules.json must be a JSON list of rules",
-                            errors=[{"path": "", "message": "must be a JSON list of rules"}])
+                            errors=[{"path": _RULES, "message": "must be a JSON list of rules"}])
     errors = [error for index, rule in enumerate(rules) for error in _rule_errors(rule, index)]
     seen: dict[str, int] = {}
     for index, rule in enumerate(rules):
         rule_id = rule.get("id") if isinstance(rule, dict) else None
         if isinstance(rule_id, str) and rule_id in seen:
-            errors.append({"path": f"/{index}/id",
-                           "message": f"duplicate id {rule_id!r} (first at /{seen[rule_id]})"})
+            errors.append({"path": f"{_RULES}/{index}/id",
+                           "message": f"duplicate id {rule_id!r} (first at {_RULES}/{seen[rule_id]})"})
         elif isinstance(rule_id, str):
             seen[rule_id] = index
     if errors:
         raise Unprocessable(f"rules.json has {len(errors)} problem(s); first: {errors[0]['path']}: "
                             f"{errors[0]['message']}", errors=errors)
+
+
+def validate_rules(rules: object, *, timeout: float | None = None) -> None:
+    """Check a rules.json document before a template is accepted.
+
+    Besides the shape and the allow-list, every rule instance is run once on empty data under the
+    same caps and time budget as a request: an assert that blows a cap on its constants alone
+    (``range(10**9) | sum == 0``) is refused now, naming the rule.
+
+    Args:
+        rules: the parsed JSON.
+        timeout: CPU seconds for the trial run (default: WENSHU_RULE_TIMEOUT's default).
+
+    Raises:
+        Unprocessable: with one ``errors`` entry per problem, ``path`` a JSON pointer to the rule
+            (``/rules/3/assert``). RuleLimitExceeded / UnsafeTemplate: the trial run hit a limit.
+    """
+    _raise_for_malformed(rules)
+    _run(rules, {}, timeout)
 
 
 def _compare(op: str, left: Any, right: Any) -> bool:
@@ -250,14 +285,18 @@ def _fill(template: str, values: dict[str, Any]) -> str:
     return _PLACEHOLDER.sub(lambda m: _display(values[m[1]]) if m[1] in values else m[0], template)
 
 
-def _instances(for_each: dict[str, list] | None) -> list[dict[str, Any]]:
+def _instances(for_each: dict[str, list] | None) -> Iterator[dict[str, Any]]:
     names = list(for_each or {})
-    return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*(for_each or {}).values())]
+    return (dict(zip(names, combo, strict=True)) for combo in itertools.product(*(for_each or {}).values()))
 
 
 def _evaluate(rule: dict, assertion: _Assertion, data: dict, bindings: dict) -> dict | None:
-    """Run one rule instance; the violation it produces, or None when it holds."""
-    read: Cells = {}
+    """Run one rule instance; the violation it produces, or None when it holds.
+
+    Raises:
+        RuleLimit, SecurityError: the rule, not the data, is at fault; the caller names it.
+    """
+    read = Cells()
     context = {_ROOT: wrap(data, (), read), **bindings}
     left = right = error = None
     try:
@@ -265,11 +304,12 @@ def _evaluate(rule: dict, assertion: _Assertion, data: dict, bindings: dict) -> 
         left, right = to_plain(left), to_plain(right)
         if _compare(assertion.op, left, right):
             return None
-    except SecurityError as exc:
-        raise UnsafeTemplate(f"rule {rule['id']!r} was stopped by the sandbox: {exc}") from exc
+    except (RuleLimit, SecurityError):
+        raise
     except Exception as exc:  # noqa: BLE001 — bad data (text + number, x / 0) fails the rule, not the request
-        error = f"{type(exc).__name__}: {exc}"
-    cells = [pointer(path) for path in read]
+        error = shown(f"{type(exc).__name__}: {exc}")
+    left, right = shown(left), shown(right)
+    cells = [shown(pointer(path)) for path in itertools.islice(read, MAX_REPORTED_CELLS)]
     values = {**bindings, "left": left, "right": right}
     symbol = _COMPARISONS[assertion.op][0]
     message = rule.get("message") or f"规则“{rule['id']}”不成立：{{left}} {symbol} {{right}}"
@@ -281,27 +321,66 @@ def _evaluate(rule: dict, assertion: _Assertion, data: dict, bindings: dict) -> 
     return {**violation, "error": error} if error else violation
 
 
-def check_rules(rules: list[dict], data: dict) -> list[dict]:
+class Violations(list):
+    """The first :data:`MAX_VIOLATIONS` violations of a check; ``total`` counts every one."""
+
+    total = 0
+
+    def add(self, violation: dict) -> None:
+        self.total += 1
+        if len(self) < MAX_VIOLATIONS:
+            self.append(violation)
+
+
+def _stopped(index: int, rule: dict, bindings: dict, exc: Exception) -> Unprocessable:
+    """The 422 for a rule that hit a limit or the sandbox: which rule, which instance, why."""
+    at = f"{_RULES}/{index}/assert"
+    where = f" with {bindings}" if bindings else ""
+    error = {"path": at, "rule": rule["id"], "message": str(exc), "bindings": bindings}
+    if isinstance(exc, SecurityError):
+        return UnsafeTemplate(f"rule {rule['id']!r} ({at}){where} was stopped by the sandbox: {exc}",
+                              errors=[error])
+    return RuleLimitExceeded(f"rule {rule['id']!r} ({at}){where} was stopped: {exc}", errors=[error])
+
+
+def _run(rules: list[dict], data: dict, timeout: float | None) -> Violations:
+    """Every instance of every rule on ``data``, all under one CPU-time budget."""
+    found = Violations()
+    with time_limit(DEFAULT_TIMEOUT if timeout is None else timeout) as check_time:
+        for index, rule in enumerate(rules):
+            assertion = _compile_assertion(rule["assert"], _bound_names(rule.get("for_each")))
+            for bindings in _instances(rule.get("for_each")):
+                try:
+                    check_time()
+                    violation = _evaluate(rule, assertion, data, bindings)
+                except (RuleLimit, SecurityError) as exc:
+                    raise _stopped(index, rule, bindings, exc) from exc
+                if violation is not None:
+                    found.add(violation)
+    return found
+
+
+def check_rules(rules: list[dict], data: dict, *, timeout: float | None = None) -> list[dict]:
     """Check ``data`` against a template's rules.
 
     Args:
         rules: the rules.json list (validated with :func:`validate_rules` when it was uploaded).
         data: the report JSON.
+        timeout: CPU seconds all rules together may take (``Settings.rule_timeout``); None: its default.
 
     Returns:
-        One violation per failing rule instance, in rule order; empty when the data is consistent.
-        A violation: ``{"rule", "message", "message_en", "path", "cells", "left", "right",
-        "bindings"}``, plus ``"error"`` when the assert could not be computed (e.g. text + number).
+        One violation per failing rule instance, in rule order, at most :data:`MAX_VIOLATIONS`
+        (``.total`` counts them all); empty when the data is consistent. A violation:
+        ``{"rule", "message", "message_en", "path", "cells", "left", "right", "bindings"}``, plus
+        ``"error"`` when the assert could not be computed (e.g. text + number).
 
     Raises:
         Unprocessable: the rules themselves are malformed.
+        RuleLimitExceeded: a rule went past a size cap or the rules past ``timeout`` (422 rule-limit).
         UnsafeTemplate: an assert tried to reach Python internals past the upload checks.
     """
-    validate_rules(rules)
-    results = (_evaluate(rule, _compile_assertion(rule["assert"], _bound_names(rule.get("for_each"))),
-                         data, bindings)
-               for rule in rules for bindings in _instances(rule.get("for_each")))
-    return [violation for violation in results if violation is not None]
+    _raise_for_malformed(rules)
+    return _run(rules, data, timeout)
 
 
 def raise_for_violations(violations: list[dict]) -> None:
@@ -313,7 +392,7 @@ def raise_for_violations(violations: list[dict]) -> None:
     if not violations:
         return
     first = violations[0]
-    more = len(violations) - 1
+    more = getattr(violations, "total", len(violations)) - 1
     detail = (f"数据不符合勾稽规则：{first['message']}" + (f"（另有 {more} 处）" if more else "") +
               f" / Data breaks a consistency rule: {first['message_en']}" +
               (f" (and {more} more)" if more else ""))

@@ -114,7 +114,8 @@ def _schema_errors(data: Any, validator: DataValidator) -> list:
 
 
 def validate_data(data: Any, schema: dict | None, rules: list, *, pointer_prefix: str = "/data",
-                  mode: str = "strict", validator: DataValidator | None = None) -> list[dict[str, Any]]:
+                  mode: str = "strict", validator: DataValidator | None = None,
+                  rule_timeout: float | None = None) -> list[dict[str, Any]]:
     """Validate ``data`` against a template's contract.
 
     Returns:
@@ -133,7 +134,7 @@ def validate_data(data: Any, schema: dict | None, rules: list, *, pointer_prefix
                         for e in errors[:100]])
     if not rules:
         return []
-    violations = check_rules(rules, data)
+    violations = check_rules(rules, data, timeout=rule_timeout)  # None: WENSHU_RULE_TIMEOUT's default
     for v in violations:
         v["path"] = pointer_prefix + v.get("path", "")
         v["cells"] = [pointer_prefix + c for c in v.get("cells", [])]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.errors import RuleViolation, Unprocessable, UnsafeTemplate
-from service.rules import check_rules, raise_for_violations, validate_rules
+from service.rules import RuleLimitExceeded, check_rules, raise_for_violations, validate_rules
 
 BALANCE = {
     "id": "balance",
@@ -144,20 +144,30 @@ def test_text_where_a_number_belongs_fails_the_rule_with_an_error():
 def test_upload_rejects_asserts_that_reach_for_python_internals(assertion):
     with pytest.raises(Unprocessable) as caught:
         validate_rules([rule(assertion)])
-    assert caught.value.errors[0]["path"] == "/0/assert"
+    assert caught.value.errors[0]["path"] == "/rules/0/assert"
 
 
-def test_sandbox_stops_an_escape_hidden_in_for_each_values():
-    # No dunder is visible in the assert text, so only the sandbox at run time can stop it.
+def test_an_escape_hidden_in_for_each_values_is_stopped_by_the_sandbox_at_upload():
+    # No dunder is visible in the assert text: only running it (the trial run at upload) stops it.
     rules = [rule("''[k][m] == 0", for_each={"k": ["__class__"], "m": ["__mro__"]})]
-    validate_rules(rules)
+    with pytest.raises(UnsafeTemplate) as caught:
+        validate_rules(rules)
+    assert caught.value.errors[0]["path"] == "/rules/0/assert"
+    assert caught.value.errors[0]["bindings"] == {"k": "__class__", "m": "__mro__"}
+
+
+def test_an_escape_in_stored_rules_is_stopped_at_request_time_too():
+    # Rules stored before the trial run existed reach check_rules without it.
+    rules = [rule("''[k] == 0", for_each={"k": ["__class__"]})]
     with pytest.raises(UnsafeTemplate):
         check_rules(rules, {})
 
 
-def test_huge_powers_are_refused():
-    with pytest.raises(UnsafeTemplate):
-        check_rules([rule("2 ** 100000000 == 1")], {})
+def test_huge_powers_are_refused_naming_the_rule():
+    with pytest.raises(RuleLimitExceeded) as caught:
+        check_rules([rule("2 ** 100000000 == 1", id="pow")], {})
+    assert caught.value.errors[0]["rule"] == "pow"
+    assert "4096-bit" in caught.value.errors[0]["message"]
 
 
 def test_data_keys_starting_with_underscore_are_readable_with_brackets():
@@ -168,21 +178,21 @@ def test_data_keys_starting_with_underscore_are_readable_with_brackets():
 @pytest.mark.parametrize(
     ("rules", "path"),
     [
-        ({"id": "x"}, ""),
-        (["not an object"], "/0"),
-        ([{"assert": "a == 1"}], "/0/id"),
-        ([rule("a == 1"), {"id": "b"}], "/1/assert"),
-        ([rule("a == (1")], "/0/assert"),
-        ([rule("a + 1")], "/0/assert"),
-        ([rule("a < b < c")], "/0/assert"),
-        ([rule("a == 1 and b == 2")], "/0/assert"),
-        ([rule("a | no_such_filter == 1")], "/0/assert"),
-        ([rule("a == 1", for_each=["col"])], "/0/for_each"),
-        ([rule("a == 1", for_each={"col": "total"})], "/0/for_each/col"),
-        ([rule("a == 1", for_each={"a/b": ["x"]})], "/0/for_each/a~1b"),
-        ([rule("a == 1", for_each={"left": [1]})], "/0/for_each/left"),
-        ([rule("a == 1"), rule("b == 1")], "/1/id"),
-        ([rule("a == 1", asert="typo")], "/0/asert"),
+        ({"id": "x"}, "/rules"),
+        (["not an object"], "/rules/0"),
+        ([{"assert": "a == 1"}], "/rules/0/id"),
+        ([rule("a == 1"), {"id": "b"}], "/rules/1/assert"),
+        ([rule("a == (1")], "/rules/0/assert"),
+        ([rule("a + 1")], "/rules/0/assert"),
+        ([rule("a < b < c")], "/rules/0/assert"),
+        ([rule("a == 1 and b == 2")], "/rules/0/assert"),
+        ([rule("a | no_such_filter == 1")], "/rules/0/assert"),
+        ([rule("a == 1", for_each=["col"])], "/rules/0/for_each"),
+        ([rule("a == 1", for_each={"col": "total"})], "/rules/0/for_each/col"),
+        ([rule("a == 1", for_each={"a/b": ["x"]})], "/rules/0/for_each/a~1b"),
+        ([rule("a == 1", for_each={"left": [1]})], "/rules/0/for_each/left"),
+        ([rule("a == 1"), rule("b == 1")], "/rules/1/id"),
+        ([rule("a == 1", asert="typo")], "/rules/0/asert"),
     ],
 )
 def test_malformed_rules_are_rejected_with_the_path_of_the_mistake(rules, path):
