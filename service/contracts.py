@@ -22,7 +22,7 @@ import functools
 import re
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import re2
 from jsonschema import Draft202012Validator, FormatChecker, validators
@@ -269,16 +269,29 @@ def compile_validator(schema: dict) -> DataValidator:
 
 # --- upload checks ------------------------------------------------------------------------------------
 
-Node = tuple[tuple, dict, str]
-"""A subschema: its path inside the schema, its contents, and its base URI (from enclosing ``$id``s)."""
+Node = tuple[tuple, dict, str | None]
+"""A subschema: its path inside the schema, its contents, and its base URI (from enclosing ``$id``s;
+``None`` below an ``$id`` that is not a URI reference)."""
 
 
-def _subschemas(node: Any, path: tuple = (), base: str = "") -> Iterator[Node]:
+def _join(base: str | None, reference: str) -> str | None:
+    """``reference`` resolved against ``base``; ``None`` when either is not a URI (``http://[x``)."""
+    if base is None:
+        return None
+    try:
+        joined = urljoin(base, reference)
+        urlsplit(joined)  # urljoin lets some malformed authorities through; urlsplit does not
+        return joined
+    except ValueError:
+        return None
+
+
+def _subschemas(node: Any, path: tuple = (), base: str | None = "") -> Iterator[Node]:
     """Every subschema the validator can reach by keyword, outermost first."""
     if not isinstance(node, dict):
         return
     if isinstance(node.get("$id"), str):
-        base = urljoin(base, node["$id"])
+        base = _join(base, node["$id"])
     yield path, node, base
     for key, value in node.items():
         if key in _SCHEMA_IN_VALUE:
@@ -295,12 +308,14 @@ def _problem(path: tuple, message: str) -> dict[str, str]:
     return {"path": "schema" + pointer(path), "message": message}
 
 
-def _dialect_problems(schema: dict, nodes: list[Node]) -> Iterator[dict[str, str]]:
-    """Only draft 2020-12: the one dialect the validator implements (and whose refs it knows)."""
-    for path, node, _ in nodes:
+def _identity_problems(schema: dict, nodes: list[Node]) -> Iterator[dict[str, str]]:
+    """Only draft 2020-12 (the one dialect the validator implements), and ``$id``s that are URIs."""
+    for path, node, base in nodes:
         if "$schema" in node and node["$schema"] not in (DIALECT, DIALECT + "#"):
             yield _problem((*path, "$schema"), f"$schema must be {DIALECT!r} (or left out), "
                                                f"not {node['$schema']!r}")
+        if base is None and "$id" in node:
+            yield _problem((*path, "$id"), f"$id {node['$id']!r} is not a URI reference")
 
 
 def _pattern_problems(schema: dict, nodes: list[Node]) -> Iterator[dict[str, str]]:
@@ -339,14 +354,17 @@ def _reference_problems(schema: dict, nodes: list[Node]) -> Iterator[dict[str, s
             if not isinstance(ref, str):
                 continue
             try:
-                resolver.lookup(urljoin(base, ref))
-            except Unresolvable:
+                target = _join(base, ref)
+                if target is None:
+                    raise NoSuchResource(ref=ref)
+                resolver.lookup(target)
+            except (Unresolvable, ValueError):
                 yield _problem((*path, keyword), f"{keyword} {ref!r} does not point inside this schema; only "
                                                  "references within the same document (#/$defs/..., anchors, "
                                                  "$id of embedded subschemas) are allowed, nothing is fetched")
 
 
-_CHECKS = (("schema must be JSON Schema 2020-12", _dialect_problems),
+_CHECKS = (("schema must be JSON Schema 2020-12", _identity_problems),
            ("schema has patterns the service cannot run in linear time", _pattern_problems),
            ("schema is not valid JSON Schema 2020-12", _metaschema_problems),
            ("schema has references that point outside itself", _reference_problems))

@@ -347,3 +347,10 @@ def test_formats_are_checked_locally_with_regex_meaning_re2(api, name):
     body = problem(api.post("/v1/renders", json={"template": name, "data": {"day": "2024-02-30", "rx": "(?=a)"}}),
                    422)
     assert sorted(e["path"] for e in body["errors"]) == ["/data/day", "/data/rx"]
+
+
+def test_schema_id_that_is_not_a_uri_is_refused_naming_it(api, name):
+    person = {"$id": "http://[broken", "type": "string"}
+    schema = who_schema({"$ref": "#/$defs/person"}, **{"$defs": {"person": person}})
+    body = problem(put(api, name, schema=schema), 422)
+    assert [e["path"] for e in body["errors"]] == ["schema/$defs/person/$id"]
