@@ -88,7 +88,8 @@ def create_render():
             raise BadRequest("'template' is required (a template name; or POST multipart with a .docx)",
                              errors=[{"path": "/template", "message": "required"}])
         tv = st.registry.resolve(body["template"], body.get("template_version"))
-        warnings = validate_data(body["data"], tv.schema, tv.rules, mode=body["validation"], validator=tv.validator)
+        warnings = validate_data(body["data"], tv.schema, tv.rules, mode=body["validation"], validator=tv.validator,
+                                 rule_timeout=st.settings.rule_timeout)
         ref = TemplateRef(tv.name, tv.version)
     if body.get("callback_url"):
         check_callback_url(body["callback_url"], st.settings)
