@@ -186,8 +186,9 @@ def test_deleted_render_is_gone_with_its_files(client):
     assert client.delete(f"/v1/renders/{doc['id']}").status_code == 204
     for path in (f"/v1/renders/{doc['id']}", url):
         response = client.get(path)
-        assert response.status_code == 404 and response.mimetype == "application/problem+json"
-    assert client.delete(f"/v1/renders/{doc['id']}").status_code == 404
+        assert response.status_code == 410 and response.mimetype == "application/problem+json"
+        assert response.get_json()["reason"] == "deleted"
+    assert client.delete(f"/v1/renders/{doc['id']}").status_code == 410
 
 
 def test_expired_file_answers_410(client, settings):
