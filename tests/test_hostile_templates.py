@@ -193,7 +193,7 @@ def _socket_inodes(pid: int) -> set[int]:
     return inodes
 
 
-def test_libreoffice_takes_uno_only_on_an_owner_only_pipe_never_on_a_tcp_port(pipeline):
+def test_libreoffice_takes_uno_on_a_pipe_nobody_else_can_open_and_on_no_tcp_port(pipeline):
     pdf = pipeline.render(docx_with("UNO over a pipe {{ n }}"), {"n": 7})["pdf"]
     assert "UNO over a pipe 7" in pdf_text(pdf)
     lo_server = pipeline.supervisor.process.proc.pid
@@ -206,8 +206,13 @@ def test_libreoffice_takes_uno_only_on_an_owner_only_pipe_never_on_a_tcp_port(pi
     # The same reading does see lo_server's XML-RPC port (bytes in, bytes out), on 127.0.0.1 only.
     rpc_ports = [tcp[inode] for inode in _socket_inodes(lo_server) if inode in tcp]
     assert rpc_ports and all(address.startswith("0100007F:") for address in rpc_ports), rpc_ports
-    # UNO itself: a Unix socket that only its owner may connect to (connect needs write access).
+    # UNO itself: a Unix socket whose path lo_server unlinked once connected, so nothing else can
+    # connect to it; soffice's other pipes may be connected to by their owner only.
     pipes = [path for inode, path in _listening_unix().items() if inode in office_sockets]
     uno = [path for path in pipes if "OSL_PIPE" in path and "wenshu-" in path]
     assert len(uno) == 1, pipes
-    assert all(os.stat(path).st_mode & 0o077 == 0 for path in pipes), [oct(os.stat(p).st_mode) for p in pipes]
+    assert not os.path.exists(uno[0])
+    others = [path for path in pipes if os.path.exists(path)]
+    assert all(os.stat(path).st_mode & 0o077 == 0 for path in others), [oct(os.stat(p).st_mode) for p in others]
+    # ...and conversions go on over the connection lo_server already holds.
+    assert "still converting" in pdf_text(pipeline.render(docx_with("still converting"), {})["pdf"])

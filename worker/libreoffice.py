@@ -4,8 +4,9 @@
 running", "is it healthy", convert — so unit tests hand it a fake (as Gotenberg's ``ProcessMock``)
 and exercise every restart path without LibreOffice. :class:`LibreOfficeProcess` is the real one:
 it starts, probes and stops one ``lo_server.py`` (soffice + XML-RPC on a free loopback port) with
-its own profile seeded from ``docker/libreoffice/``. soffice itself accepts UNO only on a named
-pipe whose random name only that ``lo_server.py`` knows, so no other process can drive it.
+its own profile seeded from ``docker/libreoffice/``. soffice itself listens on no TCP port: it
+accepts UNO on a named pipe with a random name, which ``lo_server.py`` unlinks as soon as it is
+connected, so no other process can drive it.
 :class:`Supervisor` owns one process: starts it on first use, restarts it after
 ``lo_restart_after`` conversions, after a crash, or after a conversion exceeded its timeout, and
 retries a conversion once on a fresh instance when the instance died under it.

@@ -9,9 +9,10 @@ for two measured reasons (bench/e2e_vs_raw.py):
 * unoserver loads documents without ``Hidden=True``; loading hidden (as Carbone does) saves ~25 %
   per conversion because no frame or layout for a view is built.
 
-UNO is reachable only by this process's user: soffice listens on no TCP port (any local user can
-connect to one of those) but on a named pipe, a Unix socket in /tmp that we create with umask 077,
-so only its owner may connect, under a random name made here and handed to nobody else. unoserver
+UNO is reachable only by this process: soffice listens on no TCP port (any local user can connect
+to one of those) but on a named pipe, a Unix socket in /tmp created under umask 077 (only its owner
+may connect) with a random name made here; once we are connected, we unlink it, so no second UNO
+connection can ever be made to this soffice. unoserver
 3.7's ``UnoConverter`` only dials TCP sockets, so :class:`PipeUnoConverter` resolves the pipe
 itself. The XML-RPC port is bound to 127.0.0.1 and takes bytes only, never paths.
 
@@ -150,6 +151,9 @@ def connect(pipe_name: str, soffice: subprocess.Popen, temp_dir: str | None):
                 raise
             time.sleep(CONNECT_POLL_SECONDS)
             continue
+        # Connected: take the pipe's name off the file system, so nobody (not even a process of
+        # our own user) can open a second UNO connection; ours stays up, and nothing is left behind.
+        remove_pipe(pipe_name)
         gate = ConversionGate.from_env(soffice.pid)
         conv.desktop = HiddenLoadingDesktop(conv.desktop, gate.pass_through if gate else None)
         return conv
@@ -216,6 +220,7 @@ def main(argv: list[str] | None = None) -> None:
     soffice = start_soffice(args.soffice, pipe_name, args.user_installation)
 
     def stop(signum, frame):
+        remove_pipe(pipe_name)  # first: a stop cut short by SIGKILL must not leave it in /tmp
         soffice.terminate()
         try:
             soffice.wait(5)
