@@ -22,6 +22,7 @@ part that is XML by name, content type or bytes), never by their names alone.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import zipfile
 from dataclasses import dataclass
@@ -148,32 +149,61 @@ def docx_findings(data: bytes, limits: DocxLimits, *, huge_tree: bool = False) -
 
 
 def _package_and_part_findings(names: list[str], parts: dict[str, bytes], huge_tree: bool) -> list[dict[str, Any]]:
-    """Parse the XML parts once, walk the package, then judge each part by what it is."""
+    """Walk the package (content types, relationships), then judge every XML part by what it is."""
     findings = bad_name_findings(names)
     roots: dict[str, etree._Element] = {}
     for name, raw in parts.items():
-        root, problems = parse_part(name, raw, huge=huge_tree)
-        findings.extend(problems)
-        if root is not None:
-            roots[name] = root
+        if name == CONTENT_TYPES_PART or name.lower().endswith(".rels"):
+            root, problems = parse_part(name, raw, huge=huge_tree)
+            findings.extend(problems)
+            if root is not None:
+                roots[name] = root
     relationships = {name: parse_relationships(name, root) for name, root in roots.items()
                      if name.lower().endswith(".rels")}
     if CONTENT_TYPES_PART in roots and PACKAGE_RELS_PART in relationships:
         # Without both, the structure cannot be walked; their own findings already refuse the file.
         findings.extend(package_findings(names, ContentTypes.parse(roots[CONTENT_TYPES_PART]), relationships))
     rels_by_lower = {name.lower(): rels for name, rels in relationships.items()}
+    raw_by_lower = {name.lower(): raw for name, raw in parts.items()}
     for name in names:
         findings.extend(_name_findings(name))
-        if name not in roots:
-            continue
         if name in relationships:
             findings.extend(relationship_findings(name, relationships[name]))
         elif name == CONTENT_TYPES_PART:
-            findings.extend(content_type_findings(name, roots[name]))
-        else:
-            own: list[Relationship] = rels_by_lower.get(rels_part_of(name).lower(), [])
-            findings.extend(body_findings(name, roots[name], {r.id: r for r in own}))
+            findings.extend(content_type_findings(name, roots[name]) if name in roots else [])
+        elif name in parts and not name.lower().endswith(".rels"):
+            own = rels_part_of(name).lower()
+            findings.extend(_content_findings(name, parts[name], raw_by_lower.get(own, b""),
+                                              rels_by_lower.get(own, []), huge_tree))
     return findings
+
+
+_VERDICTS: dict[tuple[str, bool, bytes, bytes], list[dict[str, Any]]] = {}
+_VERDICTS_KEPT = 1024
+
+
+def _content_findings(name: str, raw: bytes, rels_raw: bytes, relationships: list[Relationship],
+                      huge_tree: bool) -> list[dict[str, Any]]:
+    """Parse one document-like part and judge its content; verdicts are remembered by digest.
+
+    A render leaves most of a template's parts (styles, theme, numbering...) byte-identical, and
+    parsing them dominated the check of a rendered document; the verdict on the same bytes, with
+    the same relationships, is the same, so it is computed once per process.
+    """
+    key = (name, huge_tree, _digest(raw), _digest(rels_raw))
+    verdict = _VERDICTS.get(key)
+    if verdict is None:
+        root, verdict = parse_part(name, raw, huge=huge_tree)
+        if root is not None:
+            verdict = body_findings(name, root, {r.id: r for r in relationships})
+        if len(_VERDICTS) >= _VERDICTS_KEPT:
+            _VERDICTS.clear()
+        _VERDICTS[key] = verdict
+    return [dict(f) for f in verdict]
+
+
+def _digest(data: bytes) -> bytes:
+    return hashlib.blake2b(data, digest_size=20).digest()
 
 
 def _rejection(findings: list[dict[str, Any]], limits: DocxLimits) -> TemplateRejected:
