@@ -173,8 +173,13 @@ def _package_and_part_findings(names: list[str], parts: dict[str, bytes], huge_t
             findings.extend(content_type_findings(name, roots[name]) if name in roots else [])
         elif name in parts and not name.lower().endswith(".rels"):
             own = rels_part_of(name).lower()
-            findings.extend(_content_findings(name, parts[name], raw_by_lower.get(own, b""),
-                                              rels_by_lower.get(own, []), huge_tree))
+            verdict = _content_findings(name, parts[name], raw_by_lower.get(own, b""),
+                                        rels_by_lower.get(own, []), huge_tree)
+            if not name.lower().endswith(_XML_SUFFIXES):
+                # Kept because its first bytes looked like XML: if it does not parse, no reader can
+                # parse it either (an obfuscated font may start with "<"); its content counts if it does.
+                verdict = [f for f in verdict if f["found"] != "bad-xml"]
+            findings.extend(verdict)
     return findings
 
 

@@ -170,6 +170,13 @@ def test_xml_under_a_binary_name_is_read_and_checked():
         ("word/media/notes.dat", "field", 2)}
 
 
+def test_binary_part_that_merely_starts_like_xml_is_accepted():
+    font = b"<\x8f\x13\x00\x01" + bytes(range(256)) * 4  # an obfuscated font may begin with "<"
+    check_docx(package_of({"[Content_Types].xml": content_types(
+        defaults={"odttf": "application/vnd.openxmlformats-officedocument.obfuscatedFont"}),
+        "word/fonts/font1.odttf": font}))
+
+
 def test_utf16_xml_under_a_binary_name_cannot_hide_a_doctype():
     xxe = ('<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
            "<r>&x;</r>").encode("utf-16-le")  # no byte-order mark either
