@@ -1,12 +1,17 @@
-"""How a rule's assert sees the data: proxies that count null as 0 and record every cell read.
+"""How a rule's assert sees the data, and how a violation shows it back, both bounded.
 
 The data is wrapped in :class:`ObjectProxy`, :class:`ArrayProxy` and :class:`NullZero` proxies so that a
 violation can name the exact cells (JSON pointers) an assert read, in reading order, without
 parsing the expression text; null and missing values read as a 0 that remembers its path.
+
+What goes back out is bounded too: at most :data:`MAX_CELLS` cells recorded per instance,
+:data:`MAX_VIOLATIONS` violations per check, long values shortened by :func:`shown` — a rule that
+fails 10 000 times on a big array must not make the 422 itself the bomb.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,6 +21,8 @@ MAX_CELLS = 1_000
 100 000 pointers per instance (nor put them in the 422)."""
 MAX_SHOWN_TEXT = 200
 """Characters of a text value a violation shows (``left``, ``right``, the message)."""
+MAX_VIOLATIONS = 100
+"""Violations one check reports (all are counted): the 422 stays a readable size."""
 MAX_SHOWN_ITEMS = 10
 """Items of a list or object a violation shows; a bigger (or nested) one is summarised."""
 
@@ -27,6 +34,7 @@ class Cells(dict[Path, None]):
     def __setitem__(self, path: Path, value: None) -> None:
         if len(self) < MAX_CELLS or path in self:
             super().__setitem__(path, value)
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
 _JINJA_PROBES = frozenset({"jinja_pass_arg", "unsafe_callable", "alters_data"})  # never data reads
 
 
@@ -151,3 +159,27 @@ def shown(value: Any, depth: int = 0) -> Any:
         return value
     return shown(str(value)[:MAX_SHOWN_TEXT + 1])
 
+
+def _display(value: Any) -> str:
+    """A (shown) value as written into a message: 3.0 → "3", None → "?"."""
+    if value is None:
+        return "?"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return str(value)
+
+
+def fill(template: str, values: dict[str, Any]) -> str:
+    """Replace ``{name}`` placeholders; unknown ones stay as written."""
+    return _PLACEHOLDER.sub(lambda m: _display(values[m[1]]) if m[1] in values else m[0], template)
+
+
+class Violations(list):
+    """The first :data:`MAX_VIOLATIONS` violations of a check; ``total`` counts every one."""
+
+    total = 0
+
+    def add(self, violation: dict) -> None:
+        self.total += 1
+        if len(self) < MAX_VIOLATIONS:
+            self.append(violation)

@@ -28,7 +28,7 @@ Why it works the way it does:
   outside must not be able to reach attributes (``{col.__class__}``).
 - Compiled rules are cached by their assert text, so checking a report (~50 rule instances) costs
   well under a millisecond per instance once a template has been seen.
-- What a violation carries is bounded (at most :data:`MAX_VIOLATIONS`, long values shortened by
+- What a violation carries is bounded (at most ``rule_data.MAX_VIOLATIONS``, long values shortened by
   :func:`service.rule_data.shown`), so a rule that fails 10 000 times on a big array cannot make
   the 422 itself the bomb.
 """
@@ -52,19 +52,21 @@ from core.errors import RuleViolation, Unprocessable, UnsafeTemplate
 from core.pointer import pointer
 from core.settings import Settings
 
-from .rule_data import Cells, shown, to_plain, wrap
+from .rule_data import Cells, Violations, fill, shown, to_plain, wrap
 from .rule_env import CONCAT, SLICE, RuleLimit, rule_environment, static_problem, time_limit
 
 MAX_INSTANCES_PER_RULE = 10_000
 """Rule instances (the cartesian product of ``for_each``) one rule may expand to: bounds CPU per request."""
 MAX_ASSERT_LENGTH = 2_000
 """Characters an ``assert`` expression may have."""
+MAX_NESTING = 120
+"""Levels of nesting (filters, operators, brackets) an assert may have, a sum of 100 cells being
+100 levels: Python's compiler and Jinja's recursive parser fail at a few hundred, and that must be
+a 422, not a RecursionError."""
 MAX_TEXT = 2_000
 """Characters of a rule's ``message``, ``message_en`` or ``description``."""
 MAX_NAME = 200
 """Characters of a rule's ``id`` and of each ``for_each`` value (both are copied into every violation)."""
-MAX_VIOLATIONS = 100
-"""Violations one check reports (all are counted): the 422 stays a readable size."""
 MAX_REPORTED_CELLS = 50
 """Cells one violation lists."""
 DEFAULT_TIMEOUT: float = Settings.rule_timeout
@@ -80,16 +82,6 @@ _COMPARISONS: dict[str, tuple[str, Callable[[Any, Any], bool]]] = {  # Jinja's o
 _RULES = "/rules"  # error paths point into the rules list as GET /v1/templates/{name} shows it
 _ROOT = "wenshu_data"  # the context name of the data root; asserts cannot name it (every name is rewritten)
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_PLACEHOLDER = re.compile(r"\{(\w+)\}")
-
-
-def _display(value: Any) -> str:
-    """A (shown) value as written into a message: 3.0 → "3", None → "?"."""
-    if value is None:
-        return "?"
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
-        return str(int(value))
-    return str(value)
 
 
 class _Assertion(NamedTuple):
@@ -157,6 +149,8 @@ def _compile_assertion(source: str, bound: frozenset[str] = frozenset()) -> _Ass
         sides = TemplateExpression(env.from_string(nodes.Template(body, lineno=1)), False)
     except TemplateSyntaxError as exc:
         raise ValueError(f"not a valid expression: {exc.message}") from exc
+    except (RecursionError, SyntaxError, MemoryError):  # Python's compiler gave up on the nesting
+        raise ValueError(f"assert is nested more than {MAX_NESTING} levels deep") from None
     return _Assertion(expr.ops[0].op, sides)
 
 
@@ -169,7 +163,21 @@ def _parse(source: str) -> nodes.Expr:
             parser.fail("chunk after expression", parser.stream.current.lineno)
     except TemplateSyntaxError as exc:
         raise ValueError(f"not a valid expression: {exc.message}") from exc
+    except RecursionError:
+        raise ValueError(f"assert is nested more than {MAX_NESTING} levels deep") from None
+    if _depth(expr) > MAX_NESTING:
+        raise ValueError(f"assert is nested more than {MAX_NESTING} levels deep")
     return expr
+
+
+def _depth(expr: nodes.Node) -> int:
+    """How deep the expression tree goes (without recursion: the tree may be deep)."""
+    deepest, pending = 0, [(expr, 1)]
+    while pending:
+        node, level = pending.pop()
+        deepest = max(deepest, level)
+        pending.extend((child, level + 1) for child in node.iter_child_nodes())
+    return deepest
 
 
 def _bound_names(for_each: Any) -> frozenset[str]:
@@ -280,11 +288,6 @@ def _compare(op: str, left: Any, right: Any) -> bool:
     return bool(_COMPARISONS[op][1](left, right))
 
 
-def _fill(template: str, values: dict[str, Any]) -> str:
-    """Replace ``{name}`` placeholders; unknown ones stay as written."""
-    return _PLACEHOLDER.sub(lambda m: _display(values[m[1]]) if m[1] in values else m[0], template)
-
-
 def _instances(for_each: dict[str, list] | None) -> Iterator[dict[str, Any]]:
     names = list(for_each or {})
     return (dict(zip(names, combo, strict=True)) for combo in itertools.product(*(for_each or {}).values()))
@@ -315,21 +318,10 @@ def _evaluate(rule: dict, assertion: _Assertion, data: dict, bindings: dict) -> 
     message = rule.get("message") or f"规则“{rule['id']}”不成立：{{left}} {symbol} {{right}}"
     message_en = rule.get("message_en") or rule.get("message") or \
         f"rule {rule['id']!r} failed: {{left}} {symbol} {{right}}"
-    violation = {"rule": rule["id"], "message": _fill(message, values),
-                 "message_en": _fill(message_en, values), "path": cells[0] if cells else "",
+    violation = {"rule": rule["id"], "message": fill(message, values),
+                 "message_en": fill(message_en, values), "path": cells[0] if cells else "",
                  "cells": cells, "left": left, "right": right, "bindings": dict(bindings)}
     return {**violation, "error": error} if error else violation
-
-
-class Violations(list):
-    """The first :data:`MAX_VIOLATIONS` violations of a check; ``total`` counts every one."""
-
-    total = 0
-
-    def add(self, violation: dict) -> None:
-        self.total += 1
-        if len(self) < MAX_VIOLATIONS:
-            self.append(violation)
 
 
 def _stopped(index: int, rule: dict, bindings: dict, exc: Exception) -> Unprocessable:
@@ -369,7 +361,7 @@ def check_rules(rules: list[dict], data: dict, *, timeout: float | None = None) 
         timeout: CPU seconds all rules together may take (``Settings.rule_timeout``); None: its default.
 
     Returns:
-        One violation per failing rule instance, in rule order, at most :data:`MAX_VIOLATIONS`
+        One violation per failing rule instance, in rule order, at most ``rule_data.MAX_VIOLATIONS``
         (``.total`` counts them all); empty when the data is consistent. A violation:
         ``{"rule", "message", "message_en", "path", "cells", "left", "right", "bindings"}``, plus
         ``"error"`` when the assert could not be computed (e.g. text + number).

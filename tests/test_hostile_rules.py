@@ -182,6 +182,23 @@ def test_a_violation_lists_a_bounded_number_of_cells():
     assert violation["cells"][:2] == ["/rows/0/v", "/rows/1/v"] and len(violation["cells"]) == 50
 
 
+@pytest.mark.parametrize("assertion", [
+    "(" * 300 + "1" + ")" * 300 + " == 1", "- " * 900 + "1 == 1", "[" * 300 + "1" + "]" * 300 + " == 1",
+    "a" + "|abs" * 400 + " == 1", "1" + " + 1" * 490 + " == 1", "a" + ".b" * 900 + " == 0",
+])
+def test_deeply_nested_asserts_are_refused_at_upload_not_crashed_on(assertion):
+    with pytest.raises(Unprocessable) as caught:
+        validate_rules(rules_with(assertion))
+    assert caught.value.errors[0]["path"] == "/rules/1/assert"
+    assert "nested more than" in caught.value.errors[0]["message"]
+
+
+def test_a_sum_of_a_hundred_cells_is_not_too_deep():
+    cells = {f"c{i}": 1 for i in range(100)}
+    rule = {"id": "sum", "assert": " + ".join(f"t.{name}" for name in cells) + " == t.total"}
+    assert check_rules([rule], {"t": {**cells, "total": 100}}) == []
+
+
 def test_a_null_list_iterates_as_empty():
     # A null reads as 0; iterating it used to walk __getitem__ for ever.
     assert check_rules([{"id": "n", "assert": "missing|list|length + missing|sum == 0"}], {"missing": None}) == []
