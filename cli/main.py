@@ -16,7 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wenshu", description="文书 — JSON + Word template → DOCX/PDF")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    serve = sub.add_parser("serve", help="run the HTTP API (gunicorn)")
+    serve = sub.add_parser("serve", help="run the HTTP API (waitress)")
     serve.add_argument("--host", help="interface (default WENSHU_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default WENSHU_PORT or 8080)")
     serve.add_argument("--threads", type=int, help="request threads (default WENSHU_API_THREADS or 32)")

@@ -22,6 +22,7 @@ from core.stores import now_iso
 from core.webhooks import check_callback_url
 
 from .lint import lint_docx
+from .quota import JobQuota, client_id, held_waits
 from .registry import version_of
 from .state import state
 from .validation import parse_json, validate_data, validate_request
@@ -98,12 +99,17 @@ def create_render():
         raise QueueFull(f"{queued} jobs are queued (limit WENSHU_MAX_QUEUE={st.settings.max_queue}); "
                         "retry later", retry_after=5)
     job_id = uuid.uuid4().hex
+    owner = client_id()
+    # Per-key fairness: one client's backlog must not occupy every worker (WENSHU_MAX_JOBS_PER_KEY).
+    quota = JobQuota(st.redis, st.keys, st.settings.max_jobs_per_key, st.settings.result_ttl)
+    quota.admit(owner, job_id)
     doc = JobDocument(id=job_id, template={"name": ref.name, "version": ref.version}, formats=body["formats"],
                       warnings=warnings, created_at=now_iso())
     st.jobs.create(doc)
+    quota.confirm(owner, job_id)
     payload = RenderPayload(id=job_id, template=ref, data=body["data"], formats=tuple(body["formats"]),
                             options=body.get("options") or {}, basename=_basename(body.get("filename"), ref.name),
-                            callback_url=body.get("callback_url"))
+                            callback_url=body.get("callback_url"), owner=owner)
     st.queue.enqueue("worker.jobs.render_job", payload.to_dict(), job_id=job_id, job_timeout=st.settings.job_timeout,
                      result_ttl=0, failure_ttl=st.settings.result_ttl, retry=Retry(max=1))
     return _respond(job_id, doc, created=True)
@@ -118,7 +124,9 @@ def _respond(job_id: str, doc: JobDocument, created: bool = False) -> Response:
         except ValueError:
             raise BadRequest("wait must be a number of seconds",
                              errors=[{"path": "?wait", "message": "not a number"}]) from None
-        doc = _wait_for(job_id, seconds) or doc
+        doc, busy = _wait_if_a_slot_is_free(job_id, doc, seconds)
+    else:
+        busy = False
     download = request.args.get("download")
     if download and doc.status == "finished":
         match = [f for f in doc.files if f["format"] == download]
@@ -130,10 +138,26 @@ def _respond(job_id: str, doc: JobDocument, created: bool = False) -> Response:
         body = dict(doc.error, job=doc.to_dict())
         return Response(json.dumps(body, ensure_ascii=False), status=body.get("status", 500),
                         mimetype="application/problem+json")
-    status = 202 if created and not doc.ended else 200
+    status = 202 if (created or busy) and not doc.ended else 200
     response = Response(json.dumps(doc.to_dict(), ensure_ascii=False), status=status, mimetype="application/json")
     response.headers["Location"] = f"/v1/renders/{job_id}"
+    if busy and not doc.ended:
+        response.headers["Retry-After"] = "1"  # no wait slot was free: poll instead
     return response
+
+
+def _wait_if_a_slot_is_free(job_id: str, doc: JobDocument, seconds: float) -> tuple[JobDocument, bool]:
+    """The job after waiting up to ``seconds`` for it to end, and whether the wait was refused.
+
+    At most WENSHU_MAX_HELD_WAITS requests of this process block at once; past that the request
+    answers at once with the job as it is, so held waits can never take every API thread.
+    """
+    if seconds <= 0:
+        return doc, False
+    with held_waits().slot() as held:
+        if held:
+            return _wait_for(job_id, seconds) or doc, False
+    return state().jobs.get(job_id) or doc, True
 
 
 def _wait_for(job_id: str, seconds: float) -> JobDocument | None:
