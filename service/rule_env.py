@@ -1,39 +1,31 @@
 """The small sandbox rule asserts run in: an allow-list, size caps and a CPU-time budget.
 
-The API evaluates every template's ``rules.json`` on every render request, inside its own
-process, which has no memory or CPU cap (the worker has both). A rule comes from whoever uploaded
-the template and the numbers it reads come from whoever posts the data, so one request must not be
-able to make the API allocate a gigabyte (``'a'|center(n)`` with ``n = 1.5e9``) or spin for
-minutes. Jinja's stock sandbox only stops the way *out* of Python; this module also bounds what a
-rule may *build*. Three mechanisms, each covering what the others cannot:
+The API evaluates every template's ``rules.json`` on every render request in its own process, which
+has no memory or CPU cap (the worker has both). Rules come from whoever uploaded the template, the
+numbers they read from whoever posts the data, so one request must not make the API allocate a
+gigabyte (``'a'|center(n)``, ``n = 1.5e9``) or spin for minutes. Jinja's sandbox only stops the way
+*out* of Python; this module also bounds what a rule may *build*, three ways:
 
-1. **An allow-list** (checked when a template is uploaded, by :func:`static_problem`, and again by
-   the environment itself at run time). Rules are cross-field arithmetic over report figures
-   (勾稽关系), so they get only:
-
-   - filters: ``abs round int float`` (numbers), ``length count sum min max`` (aggregates over a
-     list or a ``map``/``select``), ``default d first last list`` (picking), ``map select reject
-     selectattr rejectattr`` (lazy selection, by attribute or by an allowed test),
-     ``lower upper trim`` (comparing codes written in either case);
-   - tests: ``defined undefined none number integer float string boolean true false even odd
-     divisibleby in`` and the comparison tests (``eq``, ``==``, ``lt``...);
-   - one callable global: ``range`` (at most :data:`MAX_SIZE` numbers).
-
-   Everything else is refused: ``center``, ``indent``, ``format``, ``join``, ``replace``,
-   ``wordwrap``, ``lipsum``, ``cycler``... Method calls are refused outright (``'a'.ljust(n)``,
-   ``'{}'.format(x)``): a rule can read data keys, never attributes of Python values.
-2. **Size caps on everything that can grow**, checked *before* the work is done (a result that is
-   checked after it exists has already cost the memory): ``+`` and ``~`` may not produce more than
-   :data:`MAX_SIZE` characters or items, ``list``/``range``/slices no more than :data:`MAX_SIZE`
-   items, integers no more than :data:`MAX_INT_BITS` bits (``n ** m``, ``n * m``, so ``str(n)``
-   stays short too). Repeating text or lists with ``*`` and formatting text with ``%`` are refused
-   outright: no report rule needs them and their output size is easy to blow up. Filters refuse
-   text longer than :data:`MAX_SIZE` (iterating a long string makes an object per character).
+1. **An allow-list**, checked at upload (:func:`static_problem`) and by the environment at run
+   time. Rules are arithmetic over report figures (勾稽关系), so they get only the filters
+   ``abs round int float`` (numbers), ``length count sum min max`` (aggregates), ``default d first
+   last list`` (picking), ``map select reject selectattr rejectattr`` (lazy selection by attribute
+   or allowed test), ``lower upper trim`` (codes in either case); the tests ``defined undefined
+   none number integer float string boolean true false even odd divisibleby in`` and the
+   comparisons (``eq``, ``==``, ``lt``...); one callable global, ``range``. Everything else
+   (``center``, ``format``, ``join``, ``replace``, ``lipsum``...) is refused, and so is every
+   method call (``'a'.ljust(n)``): a rule reads data keys, never attributes of Python values.
+2. **Size caps on everything that can grow**, checked *before* the work is done (a result checked
+   after it exists has already cost the memory): ``+``, ``~``, ``list``, ``range`` and slices stay
+   within :data:`MAX_SIZE` characters or items, integers within :data:`MAX_INT_BITS` bits
+   (``n ** m``, ``n * m``; so ``str(n)`` stays short). ``*`` on text or lists and ``%`` on text are
+   refused outright: no report rule needs them. Filters refuse text over :data:`MAX_SIZE`
+   (iterating a long string makes an object per character).
 3. **A CPU-time budget** (:func:`time_limit`, ``WENSHU_RULE_TIMEOUT``) for all rules of one
-   request, checked in every intercepted operation, every data read and every item an aggregate
-   iterates, and between rule instances by the caller.
+   request, charged in every operator, data read and aggregated item, and checked by the caller
+   between rule instances.
 
-A limit hit raises :class:`RuleLimit`; ``service/rules.py`` turns it into a 422 naming the rule.
+A limit hit raises :class:`RuleLimit`; ``service/rules.py`` turns it into :class:`RuleLimitExceeded`.
 """
 
 from __future__ import annotations
@@ -51,6 +43,8 @@ from jinja2 import tests as jinja_tests
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
+from core.errors import Unprocessable
+
 from .rule_data import ArrayProxy, ContainerProxy, NullZero
 
 MAX_SIZE = 10_000
@@ -67,6 +61,12 @@ _CLOCK_EVERY = 16  # budget ticks between reads of the thread's CPU clock (each 
 
 class RuleLimit(Exception):  # noqa: N818 — a signal carrying the reason, turned into a 422 by the caller
     """A rule went past a size cap, a forbidden operation or the time budget."""
+
+
+class RuleLimitExceeded(Unprocessable):
+    """The 422 for a :class:`RuleLimit`, naming the rule (``/rules/3/assert``)."""
+
+    title, slug = "Rule evaluation limit exceeded", "rule-limit"
 
 
 class RuleTimeout(RuleLimit):
@@ -291,7 +291,9 @@ class RuleEnvironment(SandboxedEnvironment):
     intercepted_unops = frozenset(SandboxedEnvironment.default_unop_table)
 
     def __init__(self) -> None:
-        super().__init__(autoescape=False)  # rule results are compared, never written into XML
+        # Not optimized: Jinja's constant folding re-walks every subtree (~0.3 s for one long assert) and
+        # would run filters at compile time, outside the budget. Rule results are never written into XML.
+        super().__init__(autoescape=False, optimized=False)
         self.filters = dict(FILTERS)
         self.tests = dict(TESTS)
         self.globals = dict(GLOBALS)

@@ -53,7 +53,7 @@ from core.pointer import pointer
 from core.settings import Settings
 
 from .rule_data import Cells, Violations, fill, shown, to_plain, wrap
-from .rule_env import CONCAT, SLICE, RuleLimit, rule_environment, static_problem, time_limit
+from .rule_env import CONCAT, SLICE, RuleLimit, RuleLimitExceeded, rule_environment, static_problem, time_limit
 
 MAX_INSTANCES_PER_RULE = 10_000
 """Rule instances (the cartesian product of ``for_each``) one rule may expand to: bounds CPU per request."""
@@ -63,6 +63,8 @@ MAX_NESTING = 120
 """Levels of nesting (filters, operators, brackets) an assert may have, a sum of 100 cells being
 100 levels: Python's compiler and Jinja's recursive parser fail at a few hundred, and that must be
 a 422, not a RecursionError."""
+MAX_RULES = 500
+"""Rules one template may have (the bundled reports have 8 and 9)."""
 MAX_TEXT = 2_000
 """Characters of a rule's ``message``, ``message_en`` or ``description``."""
 MAX_NAME = 200
@@ -119,12 +121,6 @@ class _ReadFromRoot(NodeTransformer):
                   for part in (node.arg.start, node.arg.stop, node.arg.step)]
         return nodes.Call(nodes.Name(SLICE, "load"), [self.visit(node.node), *bounds], [], None, None,
                           lineno=node.lineno)
-
-
-class RuleLimitExceeded(Unprocessable):
-    """A rule went past a size cap, used a refused operation, or the rules ran out of time."""
-
-    title, slug = "Rule evaluation limit exceeded", "rule-limit"
 
 
 @functools.lru_cache(maxsize=2048)
@@ -237,12 +233,20 @@ def _for_each_errors(for_each: Any, at: str) -> list[dict[str, str]]:
     return errors
 
 
-def _raise_for_malformed(rules: object) -> None:
-    """Refuse rules whose shape or asserts are wrong (cheap: compiled asserts are cached)."""
-    if not isinstance(rules, list):
-        raise Unprocessable("rules.json must be a JSON list of rules",
-                            errors=[{"path": _RULES, "message": "must be a JSON list of rules"}])
-    errors = [error for index, rule in enumerate(rules) for error in _rule_errors(rule, index)]
+def _raise_for_malformed(rules: object, check_time: Callable[[], None]) -> None:
+    """Refuse rules whose shape or asserts are wrong (cheap once compiled asserts are cached;
+    compiling one takes up to ~30 ms, so compiling is charged to the budget too)."""
+    if not isinstance(rules, list) or len(rules) > MAX_RULES:
+        problem = f"must be a JSON list of at most {MAX_RULES} rules"
+        raise Unprocessable(f"rules.json {problem}", errors=[{"path": _RULES, "message": problem}])
+    errors = []
+    for index, rule in enumerate(rules):
+        try:
+            check_time()
+        except RuleLimit as exc:
+            raise RuleLimitExceeded(f"checking the rules stopped at {_RULES}/{index}: {exc}",
+                                    errors=[{"path": f"{_RULES}/{index}", "message": str(exc)}]) from exc
+        errors.extend(_rule_errors(rule, index))
     seen: dict[str, int] = {}
     for index, rule in enumerate(rules):
         rule_id = rule.get("id") if isinstance(rule, dict) else None
@@ -271,8 +275,9 @@ def validate_rules(rules: object, *, timeout: float | None = None) -> None:
         Unprocessable: with one ``errors`` entry per problem, ``path`` a JSON pointer to the rule
             (``/rules/3/assert``). RuleLimitExceeded / UnsafeTemplate: the trial run hit a limit.
     """
-    _raise_for_malformed(rules)
-    _run(rules, {}, timeout)
+    with time_limit(DEFAULT_TIMEOUT if timeout is None else timeout) as check_time:
+        _raise_for_malformed(rules, check_time)
+        _run(rules, {}, check_time)
 
 
 def _compare(op: str, left: Any, right: Any) -> bool:
@@ -335,20 +340,19 @@ def _stopped(index: int, rule: dict, bindings: dict, exc: Exception) -> Unproces
     return RuleLimitExceeded(f"rule {rule['id']!r} ({at}){where} was stopped: {exc}", errors=[error])
 
 
-def _run(rules: list[dict], data: dict, timeout: float | None) -> Violations:
-    """Every instance of every rule on ``data``, all under one CPU-time budget."""
+def _run(rules: list[dict], data: dict, check_time: Callable[[], None]) -> Violations:
+    """Every instance of every rule on ``data``, inside the caller's :func:`time_limit`."""
     found = Violations()
-    with time_limit(DEFAULT_TIMEOUT if timeout is None else timeout) as check_time:
-        for index, rule in enumerate(rules):
-            assertion = _compile_assertion(rule["assert"], _bound_names(rule.get("for_each")))
-            for bindings in _instances(rule.get("for_each")):
-                try:
-                    check_time()
-                    violation = _evaluate(rule, assertion, data, bindings)
-                except (RuleLimit, SecurityError) as exc:
-                    raise _stopped(index, rule, bindings, exc) from exc
-                if violation is not None:
-                    found.add(violation)
+    for index, rule in enumerate(rules):
+        assertion = _compile_assertion(rule["assert"], _bound_names(rule.get("for_each")))
+        for bindings in _instances(rule.get("for_each")):
+            try:
+                check_time()
+                violation = _evaluate(rule, assertion, data, bindings)
+            except (RuleLimit, SecurityError) as exc:
+                raise _stopped(index, rule, bindings, exc) from exc
+            if violation is not None:
+                found.add(violation)
     return found
 
 
@@ -371,8 +375,9 @@ def check_rules(rules: list[dict], data: dict, *, timeout: float | None = None) 
         RuleLimitExceeded: a rule went past a size cap or the rules past ``timeout`` (422 rule-limit).
         UnsafeTemplate: an assert tried to reach Python internals past the upload checks.
     """
-    _raise_for_malformed(rules)
-    return _run(rules, data, timeout)
+    with time_limit(DEFAULT_TIMEOUT if timeout is None else timeout) as check_time:
+        _raise_for_malformed(rules, check_time)
+        return _run(rules, data, check_time)
 
 
 def raise_for_violations(violations: list[dict]) -> None:

@@ -15,6 +15,7 @@ import resource
 import subprocess
 import sys
 import threading
+import uuid
 
 import pytest
 import requests
@@ -142,6 +143,23 @@ def test_the_time_budget_is_checked_inside_one_long_aggregate():
     rows = [{"v": 1} for _ in range(300_000)]
     with pytest.raises(RuleLimitExceeded, match="WENSHU_RULE_TIMEOUT"):
         check_rules(rules_with("rows|sum(attribute='v') == -1"), {"rows": rows, "c": 0}, timeout=0.001)
+
+
+def test_compiling_many_long_asserts_is_charged_to_the_time_budget():
+    # ~500 distinct asserts of ~1400 characters take seconds to compile; the budget is 0.2 s.
+    tag = uuid.uuid4().hex
+    rules = [{"id": f"r{i}", "assert": f"x{tag}{i}.a" + " + (x.b|abs + x.c|abs + x.d)" * 50 + " == 0"}
+             for i in range(500)]
+    with pytest.raises(RuleLimitExceeded) as caught:
+        validate_rules(rules, timeout=0.2)
+    assert re.fullmatch(r"/rules/\d+", caught.value.errors[0]["path"])
+    assert "WENSHU_RULE_TIMEOUT" in caught.value.errors[0]["message"]
+
+
+def test_more_than_500_rules_are_refused_at_upload():
+    with pytest.raises(Unprocessable) as caught:
+        validate_rules([{"id": f"r{i}", "assert": "a == 0"} for i in range(501)])
+    assert caught.value.errors[0]["path"] == "/rules"
 
 
 def test_a_for_each_expanding_past_the_instance_cap_is_refused_at_upload():
