@@ -187,6 +187,11 @@ class Registry:
         if version is not None:
             check_version(version, where)
         latest = self.store.latest(name)
+        if latest is None and name in self.bundled_names:
+            # A bundled name missing from Redis means Redis lost its data (restarted empty):
+            # seed again rather than answer 404 until the API restarts. Idempotent and cheap.
+            self.seed_bundled()
+            latest = self.store.latest(name)
         if latest is None:
             raise NotFound(f"no template named {name!r}; GET /v1/templates lists them",
                            errors=[{"path": "/template", "message": "unknown template"}])
