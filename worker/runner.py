@@ -26,7 +26,6 @@ import uuid
 
 from redis import Redis
 from rq import Queue
-from rq.executions import WORKER_EXECUTIONS_KEY_TEMPLATE
 from rq.job import Job
 from rq.registry import StartedJobRegistry
 from rq.worker import SimpleWorker
@@ -147,7 +146,9 @@ def recover_jobs(redis: Redis, settings: Settings, worker_name: str) -> list[str
         The ids of the jobs recovered.
     """
     registry = StartedJobRegistry(settings.queue, connection=redis)
-    entries = [e.decode() for e in redis.smembers(WORKER_EXECUTIONS_KEY_TEMPLATE.format(worker_name))]
+    # RQ's public view of another worker's executions; expired ones are already cleanup()'s.
+    dead = SimpleWorker([], connection=redis, name=worker_name)
+    entries = [execution.composite_key for execution in dead.get_current_executions(refresh=True)]
     if not entries:
         return []
     # Expire just these executions; cleanup() handles every execution expired before now.
