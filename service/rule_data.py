@@ -23,6 +23,8 @@ MAX_SHOWN_TEXT = 200
 """Characters of a text value a violation shows (``left``, ``right``, the message)."""
 MAX_VIOLATIONS = 100
 """Violations one check reports (all are counted): the 422 stays a readable size."""
+MAX_MESSAGE = 4_000
+"""Characters of a violation's filled-in message."""
 MAX_SHOWN_ITEMS = 10
 """Items of a list or object a violation shows; a bigger (or nested) one is summarised."""
 
@@ -170,8 +172,10 @@ def _display(value: Any) -> str:
 
 
 def fill(template: str, values: dict[str, Any]) -> str:
-    """Replace ``{name}`` placeholders; unknown ones stay as written."""
-    return _PLACEHOLDER.sub(lambda m: _display(values[m[1]]) if m[1] in values else m[0], template)
+    """Replace ``{name}`` placeholders; unknown ones stay as written. The result is cut at
+    :data:`MAX_MESSAGE`: a message of 600 ``{left}`` would otherwise repeat ``left`` 600 times."""
+    filled = _PLACEHOLDER.sub(lambda m: _display(values[m[1]]) if m[1] in values else m[0], template)
+    return filled if len(filled) <= MAX_MESSAGE else filled[:MAX_MESSAGE] + "…"
 
 
 class Violations(list):

@@ -14,7 +14,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from service.rules import check_rules
+from service.rules import check_rules, validate_rules
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,6 +33,12 @@ def mutate(data: dict, pointer: str, value) -> dict:
         target = target[key]
     target[last] = value
     return data
+
+
+@pytest.mark.parametrize("folder", sorted(p.parent.name for p in (ROOT / "templates").glob("*/rules.json")))
+def test_bundled_rules_pass_the_upload_checks_of_the_rule_sandbox(folder):
+    # Every bundled rule stays within the allow-list and runs on empty data under the caps.
+    validate_rules(json.loads((ROOT / "templates" / folder / "rules.json").read_text("utf-8")))
 
 
 @pytest.mark.parametrize("variant", ["2019", "2021"])

@@ -193,6 +193,12 @@ def test_ten_thousand_violations_of_a_big_array_make_a_small_422():
     assert len(json.dumps(problem)) < 200_000
 
 
+def test_a_message_repeating_a_placeholder_is_cut_to_a_bounded_length():
+    rule = {"id": "m", "assert": "x == 0", "message": "{left}" * 333, "message_en": "{left}" * 333}
+    [violation] = check_rules([rule], {"x": ["y" * 200] * 10})
+    assert 4_000 <= len(violation["message"]) <= 4_001 and len(violation["message_en"]) <= 4_001
+
+
 def test_a_violation_lists_a_bounded_number_of_cells():
     rows = [{"v": 1} for _ in range(5_000)]
     [violation] = check_rules([{"id": "s", "assert": "rows|sum(attribute='v') == 0"}], {"rows": rows})
