@@ -85,7 +85,8 @@ def _seed(args, settings) -> int:
 
 
 def _render(args, settings) -> int:
-    from core.docx_safety import check_docx
+    from service.contracts import check_schema
+    from service.template_checks import check_template
     from service.validation import validate_data
     from worker.libreoffice import RemoteConverter
     from worker.pipeline import Pipeline
@@ -96,11 +97,13 @@ def _render(args, settings) -> int:
         template = (folder / "template.docx").read_bytes()
         if args.validation != "off":
             load = lambda n: json.loads((folder / n).read_text(encoding="utf-8")) if (folder / n).exists() else None  # noqa: E731
+            if load("schema.json") is not None:
+                check_schema(load("schema.json"))
             for v in validate_data(data, load("schema.json"), load("rules.json") or [], mode=args.validation):
                 print(f"warning: {v.get('message')} ({v.get('path')})", file=sys.stderr)
     else:
         template = Path(args.template).read_bytes()
-    check_docx(template)
+    check_template(template)
     fmt = args.format or Path(args.output).suffix.lstrip(".").lower() or "pdf"
     supervisor = RemoteConverter(args.unoserver, settings.convert_timeout) if args.unoserver else None
     with Pipeline(settings, supervisor) as pipeline:
@@ -112,12 +115,10 @@ def _render(args, settings) -> int:
 
 
 def _lint(args, settings) -> int:
-    from core.docx_safety import check_docx
-    from service.lint import lint_docx
+    from service.template_checks import lint_report
 
     data = Path(args.file).read_bytes()
-    check_docx(data)
-    report = lint_docx(data)
+    report = lint_report(data)
     print(json.dumps(report, ensure_ascii=False, indent=2))
     return 0 if report["ok"] else 1
 

@@ -21,14 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.docx_safety import check_docx
 from core.errors import Conflict, NotFound, Unprocessable
 from core.formats import FORMATS
 from core.stores import TemplateStore, now_iso
 
 from .contracts import DataValidator, check_schema, compile_validator
-from .lint import lint_docx
 from .rules import validate_rules
+from .template_checks import check_template
 from .validation import validate_data
 
 log = logging.getLogger("wenshu.registry")
@@ -163,11 +162,7 @@ class Registry:
                                         "title": title, "formats": formats})
         if self.store.exists(name, version):
             return version, False
-        check_docx(docx)
-        lint = lint_docx(docx)
-        if not lint["ok"]:
-            raise Unprocessable("the template has tag errors; fix them in Word and upload again",
-                                errors=lint["problems"])
+        lint = check_template(docx)
         check_contract(schema, rules)
         if sample is not None:
             validate_data(sample, schema, rules, pointer_prefix="/sample")

@@ -14,17 +14,16 @@ from rq import Retry
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
 
-from core.docx_safety import check_docx
-from core.errors import BadRequest, Gone, NotFound, QueueFull, TemplateError, UnsupportedMediaType
+from core.errors import BadRequest, Gone, NotFound, QueueFull, UnsupportedMediaType
 from core.formats import MIME_TYPES
 from core.payload import CANCELLED, QUEUED, JobDocument, RenderPayload, TemplateRef
 from core.stores import now_iso
 from core.webhooks import check_callback_url
 
-from .lint import lint_docx
 from .quota import JobQuota, client_id, held_waits
 from .registry import version_of
 from .state import state
+from .template_checks import check_template
 from .validation import parse_json, validate_data, validate_request
 
 bp = Blueprint("renders", __name__)
@@ -75,12 +74,7 @@ def create_render():
     body, adhoc = _read_request()
     warnings: list[dict] = []
     if adhoc is not None:
-        check_docx(adhoc)
-        lint = lint_docx(adhoc)
-        if not lint["ok"]:
-            # Tag mistakes surface now, with part and paragraph, not later as a failed job.
-            raise TemplateError("the template has tag errors; fix them in Word and send it again",
-                                errors=lint["problems"])
+        check_template(adhoc)  # tag mistakes surface now, with part and paragraph, not as a failed job
         version = version_of(adhoc)
         st.templates.put_adhoc(version, adhoc, st.settings.result_ttl)
         ref = TemplateRef(body.get("template") or "ad-hoc", version, adhoc=True)

@@ -8,12 +8,11 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, send_file
 
-from core.docx_safety import check_docx
 from core.errors import BadRequest, NotFound
 
-from .lint import lint_docx
 from .registry import TemplateVersion
 from .state import state
+from .template_checks import lint_report
 from .validation import parse_json
 
 bp = Blueprint("templates", __name__)
@@ -94,5 +93,4 @@ def delete_template(name: str):
 @bp.post("/v1/templates/lint")
 def lint_template():
     docx = _uploaded_docx()
-    check_docx(docx)
-    return jsonify(lint_docx(docx))
+    return jsonify(lint_report(docx))
