@@ -90,8 +90,9 @@ CONTRACT_CACHE_ENTRIES = 256
 class Registry:
     """Registers, resolves and lists templates."""
 
-    def __init__(self, store: TemplateStore, bundled_dir: Path) -> None:
+    def __init__(self, store: TemplateStore, bundled_dir: Path, rule_timeout: float | None = None) -> None:
         self.store = store
+        self.rule_timeout = rule_timeout
         self.bundled_dir = bundled_dir
         self.bundled_names = {p.parent.name for p in bundled_dir.glob("*/template.docx")}
         self._seeded = False
@@ -163,9 +164,9 @@ class Registry:
         if self.store.exists(name, version):
             return version, False
         lint = check_template(docx)
-        check_contract(schema, rules)
+        check_contract(schema, rules, rule_timeout=self.rule_timeout)
         if sample is not None:
-            validate_data(sample, schema, rules, pointer_prefix="/sample")
+            validate_data(sample, schema, rules, pointer_prefix="/sample", rule_timeout=self.rule_timeout)
         meta = {"name": name, "title": title, "formats": formats,
                 "variables": lint["variables"], "bundled": bundled, "created_at": now_iso()}
         created = self.store.put_version(name, version, docx, schema, rules, sample, meta)
@@ -227,8 +228,8 @@ class Registry:
             raise NotFound(f"no template named {name!r}")
 
 
-def check_contract(schema: Any, rules: Any) -> None:
+def check_contract(schema: Any, rules: Any, *, rule_timeout: float | None = None) -> None:
     """Refuse an unsafe or invalid schema (see ``contracts.check_schema``), or malformed rules."""
     if schema is not None:
         check_schema(schema)
-    validate_rules(rules)
+    validate_rules(rules, timeout=rule_timeout)

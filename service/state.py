@@ -36,7 +36,7 @@ class ServiceState:
         return cls(settings=settings, redis=redis, keys=keys,
                    queue=Queue(settings.queue, connection=redis),
                    jobs=JobStore(redis, keys, settings.result_ttl), results=RedisResultStore(redis),
-                   templates=templates, registry=Registry(templates, settings.templates_dir))
+                   templates=templates, registry=Registry(templates, settings.templates_dir, settings.rule_timeout))
 
 
 def state() -> ServiceState:
