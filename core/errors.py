@@ -139,6 +139,12 @@ class QueueFull(WenshuError):
         self.retry_after = retry_after
 
 
+class TooManyJobs(QueueFull):
+    """One API key already has ``WENSHU_MAX_JOBS_PER_KEY`` jobs queued or running."""
+
+    title, slug = "Too many jobs for this API key", "too-many-jobs"
+
+
 class ServiceUnavailable(WenshuError):
     status, title, slug = 503, "Service unavailable", "unavailable"
 

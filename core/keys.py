@@ -15,6 +15,7 @@ Key layout (prefix ``wenshu`` by default)::
     {p}:adhoc:{version}          an ad-hoc template's .docx, TTL result_ttl
     {p}:metrics:*                counters and histograms (core/metrics.py)
     {p}:lo-alive:{worker}        a worker's "LibreOffice alive" mark, short TTL
+    {p}:owner:{client}:jobs      sorted set of one client's jobs in flight (per-key fairness)
 
 RQ keeps its own keys (``rq:*``) for the queue and its registries.
 """
@@ -60,6 +61,10 @@ class Keys:
 
     def metric(self, name: str) -> str:
         return f"{self.prefix}:metrics:{name}"
+
+    def owner_jobs(self, client: str) -> str:
+        """Job ids one client (a hash of its API key) has in flight: the per-key job limit."""
+        return f"{self.prefix}:owner:{client}:jobs"
 
     def lo_alive(self, worker_name: str) -> str:
         """A worker's "LibreOffice alive" mark, refreshed while it runs (readiness, orphan sweeps)."""

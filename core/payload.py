@@ -51,7 +51,7 @@ class RenderPayload:
     basename: str = "document"
     callback_url: str | None = None
     owner: str | None = None
-    """Hash of the API key that asked for it (per-key fairness); None when the API runs open."""
+    """Who asked for it, as a hash (of the API key; of the remote address when the API runs open)."""
 
     def to_dict(self) -> dict[str, Any]:
         raw = asdict(self)

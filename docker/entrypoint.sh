@@ -1,7 +1,7 @@
 #!/bin/sh
 # Container entrypoint: one image, a role per container.
 #
-#   api          wenshu serve  (gunicorn, binds 0.0.0.0 so the published port reaches it)
+#   api          wenshu serve  (waitress, binds 0.0.0.0 so the published port reaches it)
 #   worker       wenshu worker (N RQ worker processes, each supervising one LibreOffice)
 #   healthcheck  [api|worker]  exit 0 when this container's role is healthy (HEALTHCHECK, compose)
 #   anything else is run as given, e.g. `wenshu render …` or `sh`.

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from flask import current_app, g, request
 from redis import Redis
 
-from core.errors import QueueFull
+from core.errors import TooManyJobs
 from core.keys import Keys
 from core.payload import JobDocument
 
@@ -27,12 +27,6 @@ document right after reserving); after that, a missing document means the reques
 CONFIRMED = 0
 """Score of a job id whose document was created: from then on a missing document means gone."""
 RETRY_AFTER_SECONDS = 5
-
-
-class TooManyJobs(QueueFull):
-    """One API key already has ``WENSHU_MAX_JOBS_PER_KEY`` jobs queued or running."""
-
-    title, slug = "Too many jobs for this API key", "too-many-jobs"
 
 
 def client_id() -> str:
@@ -60,7 +54,7 @@ class JobQuota:
         self.redis, self.keys, self.limit, self.ttl = redis, keys, limit, ttl
 
     def key(self, client: str) -> str:
-        return f"{self.keys.prefix}:owner:{client}:jobs"
+        return self.keys.owner_jobs(client)
 
     def admit(self, client: str, job_id: str) -> None:
         """Reserve a place for ``job_id``, or raise :class:`TooManyJobs` (nothing reserved then)."""

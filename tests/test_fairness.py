@@ -16,6 +16,7 @@ from collections.abc import Iterator
 import pytest
 from rq import Queue, Worker
 from rq.job import Job
+from rq.registry import StartedJobRegistry
 
 from conftest import private_redis, start_workers, stop_process_tree
 from faultkit import wait_until
@@ -116,6 +117,11 @@ def test_a_key_can_submit_again_once_a_worker_ended_its_jobs(working):
 def test_a_render_stopped_by_its_cpu_limit_fails_once_and_is_not_retried(working):
     work_env, api = working
     redis = api.application.extensions["wenshu"].redis
+    # RQ counts a run in the same transaction that takes it off the started registry: once that is
+    # empty (and nothing is queued), earlier tests' jobs are all counted and `before` is final.
+    queue = Queue(work_env.queue, connection=redis)
+    wait_until(lambda: queue.count == 0 and StartedJobRegistry(queue=queue).count == 0, 60,
+               "earlier jobs to be counted")
     before = _rq_outcomes(work_env, redis)
     bomb = _render(api, KEY_B, CPU_BOMB, query="?wait=60")
     doc = wait_status(api, bomb.get_json()["id"], ("finished", "failed"), 120)

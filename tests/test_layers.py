@@ -17,7 +17,7 @@ import pytest
 from core.settings import PROJECT_ROOT
 
 ENGINE = ("docxtpl", "docx", "unoserver", "worker")
-WEB = ("flask", "werkzeug", "service", "gunicorn")
+WEB = ("flask", "werkzeug", "service", "waitress")
 
 
 def loaded_after(statement: str) -> set[str]:
@@ -57,7 +57,7 @@ def imported_packages(package: str) -> dict[str, set[str]]:
 @pytest.mark.parametrize(("package", "never"), [
     ("core", {"service", "worker", "cli", "flask", "docxtpl", "unoserver"}),
     ("service", {"worker", "cli", "unoserver"}),
-    ("worker", {"service", "cli", "flask", "werkzeug", "gunicorn"}),
+    ("worker", {"service", "cli", "flask", "werkzeug", "waitress"}),
 ])
 def test_imports_point_one_way(package, never):
     wrong = {module: sorted(names & never) for module, names in imported_packages(package).items() if names & never}

@@ -1,6 +1,6 @@
 """Scale-out: the API and worker groups share nothing but a Redis URL.
 
-Each process tree (the API under gunicorn, worker group A, worker group B) runs in its own
+Each process tree (the API under waitress, worker group A, worker group B) runs in its own
 working directory with its own TMPDIR; the worker groups get an empty ``WENSHU_TEMPLATES_DIR``,
 so the only way a template reaches them is through Redis. A template uploaded to the API
 while only group A exists is then rendered after A has stopped, by B, which started later.
