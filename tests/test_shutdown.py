@@ -26,8 +26,6 @@ from faultkit import (
     job_doc,
     pid_running_job,
     post_adhoc,
-    table_data,
-    table_template,
     wait_status,
     wait_until,
     worker_pids,
@@ -36,10 +34,6 @@ from helpers import docx_with, free_port, pdf_text
 from service.app import create_app
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-
-ROWS = 1200
-"""A table LibreOffice needs a few seconds for: long enough to signal mid-conversion."""
-
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory, settings):
@@ -78,8 +72,12 @@ def test_sigterm_to_worker_finishes_the_running_job_then_exits_with_its_libreoff
         stop_process_tree(pool)
 
 
-def test_sigterm_to_serve_answers_the_waiting_request_then_exits(env):
-    workers = start_workers(env, 1)
+def test_sigterm_to_serve_answers_the_waiting_request_then_exits(env, tmp_path):
+    # The job is held mid-conversion at the gate, so the ?wait= request is certainly in flight
+    # when SIGTERM arrives, whatever the machine's speed.
+    gate = ConversionGate(tmp_path / "gate")
+    workers = start_workers(env, 1, **gate.env())
+    gate.close()
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", "--port", str(port)],
                               env=worker_env(env), cwd=PROJECT_ROOT, start_new_session=True,
@@ -105,28 +103,19 @@ def test_sigterm_to_serve_answers_the_waiting_request_then_exits(env):
                 answer["doc"] = json.load(response)
 
         client = threading.Thread(target=waiting_client)
-        api = create_app(env).test_client()
-        # Hold the queue's only worker with a slow job, so the waiting request is still in flight.
-        blocker = post_adhoc(api, table_template(), table_data(ROWS, "blocker")).get_json()["id"]
-        wait_status(api, blocker, ("started",), 60)
         client.start()
-        wait_until(lambda: _queued(env) >= 1, 30,
-                   "the waiting request's job to be queued")
+        gate.wait_entered(1)
 
         server.send_signal(signal.SIGTERM)
+        wait_until(lambda: not healthy(), 30, "wenshu serve to stop accepting new requests")
+        assert server.poll() is None and client.is_alive(), "the held request keeps the server draining"
+        gate.open()
         client.join(120)
         assert not client.is_alive()
         assert answer["status"] == 200
         assert answer["doc"]["status"] == "finished", answer["doc"]
         assert server.wait(30) == 0
-        assert not healthy()
     finally:
+        gate.open()
         stop_process_tree(server)
         stop_process_tree(workers)
-
-
-def _queued(env) -> int:
-    from redis import Redis
-    from rq import Queue
-
-    return Queue(env.queue, connection=Redis.from_url(env.redis_url)).count
