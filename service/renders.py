@@ -150,8 +150,9 @@ def _wait_if_a_slot_is_free(job_id: str, doc: JobDocument, seconds: float) -> tu
         return doc, False
     with held_waits().slot() as held:
         if held:
-            return _wait_for(job_id, seconds) or doc, False
-    return state().jobs.get(job_id) or doc, True
+            # Deleted or expired meanwhile: _job answers 410 rather than the stale document.
+            return _wait_for(job_id, seconds) or _job(job_id), False
+    return state().jobs.get(job_id) or _job(job_id), True
 
 
 def _wait_for(job_id: str, seconds: float) -> JobDocument | None:

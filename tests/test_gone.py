@@ -132,6 +132,32 @@ def test_deleting_a_queued_render_cancels_it(own):
 
 
 @pytest.mark.e2e
+def test_a_held_wait_on_a_render_deleted_meanwhile_ends_with_it(tmp_path_factory, settings):
+    # No worker: the job stays queued and the GET below holds its ?wait= until the DELETE.
+    import threading
+
+    from service.app import create_app
+
+    with private_redis(tmp_path_factory, settings, f"gone-{uuid.uuid4().hex[:8]}") as private:
+        app = create_app(private)
+        job = app.test_client().post("/v1/renders", json=invoice_body(app.test_client())).get_json()
+        answers = []
+        waiter = threading.Thread(target=lambda: answers.append(
+            app.test_client().get(f"/v1/renders/{job['id']}?wait=30")))
+        waiter.start()
+        time.sleep(0.5)  # let the GET block on the job-ended signal (if it has not yet, it reads 410 anyway)
+        assert app.test_client().delete(f"/v1/renders/{job['id']}").status_code == 204
+        waiter.join(60)
+        assert not waiter.is_alive()
+        # Never the stale "queued" document: either the job's end as cancelled, or 410 if the
+        # document was already gone when the waiter read it.
+        (answer,) = answers
+        if answer.status_code == 200:
+            assert answer.get_json()["status"] == "cancelled"
+        else:
+            assert problem(answer, 410)["reason"] == "deleted"
+
+
 def test_a_worker_does_nothing_with_cancelled_renders(tmp_path_factory, settings):
     with private_redis(tmp_path_factory, settings, f"cancel-{uuid.uuid4().hex[:8]}") as own:
         api = api_for(own)
