@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 import socket
 import subprocess
@@ -44,3 +45,23 @@ def docx_with(*paragraphs: str) -> bytes:
     out = io.BytesIO()
     document.save(out)
     return out.getvalue()
+
+
+def assert_problem(response, status: int = 422) -> dict:
+    """The response is an RFC 9457 problem with ``status``, no stack trace in it; return its body."""
+    text = response.get_data(as_text=True)
+    assert response.status_code == status, text
+    assert response.mimetype == "application/problem+json"
+    body = json.loads(text)
+    assert {"type", "title", "status", "detail"} <= body.keys(), body
+    assert body["status"] == status
+    assert body["type"].startswith("https://") and body["title"] and body["detail"]
+    assert "Traceback" not in text and 'File "' not in text
+    return body
+
+
+def put_template(api, name: str, docx: bytes, **json_parts):
+    """``PUT /v1/templates/{name}`` with the .docx and JSON parts (schema, rules, sample, meta)."""
+    parts = {"file": (io.BytesIO(docx), "template.docx")}
+    parts.update({k: json.dumps(v, ensure_ascii=False) for k, v in json_parts.items()})
+    return api.put(f"/v1/templates/{name}", data=parts, content_type="multipart/form-data")

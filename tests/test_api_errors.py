@@ -13,7 +13,7 @@ import pytest
 
 from core.errors import ConfigError
 from core.settings import PROJECT_ROOT, Settings
-from helpers import docx_with, free_port
+from helpers import assert_problem, docx_with, free_port
 from service.app import OPEN_PATHS, create_app
 from service.validation import RENDER_REQUEST_SCHEMA
 
@@ -23,19 +23,6 @@ NOPE = "no-such-report"
 LINT = "/v1/templates/lint"
 
 
-
-
-def assert_problem(response, status: int) -> dict:
-    """The response is an RFC 9457 problem with ``status``; return its body."""
-    text = response.get_data(as_text=True)
-    assert response.status_code == status, text
-    assert response.mimetype == "application/problem+json"
-    body = json.loads(text)
-    assert {"type", "title", "status", "detail"} <= body.keys(), body
-    assert body["status"] == status
-    assert body["type"].startswith("https://") and body["title"] and body["detail"]
-    assert "Traceback" not in text and 'File "' not in text
-    return body
 
 
 @pytest.fixture()

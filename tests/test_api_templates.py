@@ -12,7 +12,7 @@ from docx.opc.constants import RELATIONSHIP_TYPE as RT
 
 from core.formats import FORMATS
 from core.settings import PROJECT_ROOT
-from helpers import pdf_text, squash
+from helpers import assert_problem, pdf_text, put_template, squash
 from service.registry import bundle_version
 
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
@@ -61,20 +61,6 @@ def api(app):
 def name() -> str:
     """A fresh template name: the session's Redis is shared by every test."""
     return f"letter-{uuid.uuid4().hex[:8]}"
-
-
-def put(api, name: str, docx: bytes, **json_parts):
-    parts = {"file": (io.BytesIO(docx), "template.docx")}
-    parts.update({k: json.dumps(v, ensure_ascii=False) for k, v in json_parts.items()})
-    return api.put(f"/v1/templates/{name}", data=parts, content_type="multipart/form-data")
-
-
-def assert_problem(response, status: int) -> dict:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/problem+json"
-    body = response.get_json()
-    assert {"type", "title", "status", "detail"} <= body.keys()
-    return body
 
 
 # --- discovering templates --------------------------------------------------------------------
@@ -126,7 +112,7 @@ def test_bundled_file_is_the_exact_docx(api):
 
 def test_upload_creates_a_version_addressed_by_docx_and_contract(api, name):
     docx = docx_with("Dear {{ who }},")
-    response = put(api, name, docx, schema=SCHEMA, sample={"who": "Li"})
+    response = put_template(api, name, docx, schema=SCHEMA, sample={"who": "Li"})
     assert response.status_code == 201
     version = version_of(docx, name, SCHEMA, sample={"who": "Li"})
     assert response.get_json()["name"] == name
@@ -140,8 +126,8 @@ def test_upload_creates_a_version_addressed_by_docx_and_contract(api, name):
 
 def test_uploading_the_same_bytes_again_changes_nothing(api, name):
     docx = docx_with("Dear {{ who }},")
-    first = put(api, name, docx)
-    again = put(api, name, docx)
+    first = put_template(api, name, docx)
+    again = put_template(api, name, docx)
     assert (first.status_code, again.status_code) == (201, 200)
     assert again.get_json()["version"] == first.get_json()["version"]
     assert api.get(f"/v1/templates/{name}").get_json()["versions"] == [version_of(docx, name)]
@@ -149,8 +135,8 @@ def test_uploading_the_same_bytes_again_changes_nothing(api, name):
 
 def test_changed_bytes_add_a_version_that_becomes_the_latest(api, name):
     v1, v2 = docx_with("Version one {{ who }}"), docx_with("Version two {{ who }}")
-    assert put(api, name, v1).status_code == 201
-    assert put(api, name, v2).status_code == 201
+    assert put_template(api, name, v1).status_code == 201
+    assert put_template(api, name, v2).status_code == 201
     described = api.get(f"/v1/templates/{name}").get_json()
     assert described["versions"] == [version_of(v1, name), version_of(v2, name)]
     assert described["version"] == version_of(v2, name)
@@ -161,8 +147,8 @@ def test_changed_bytes_add_a_version_that_becomes_the_latest(api, name):
 @pytest.mark.e2e
 def test_renders_use_the_latest_version_unless_one_is_pinned(client, name):
     v1, v2 = docx_with("Version one for {{ who }}"), docx_with("Version two for {{ who }}")
-    put(client, name, v1)
-    put(client, name, v2)
+    put_template(client, name, v1)
+    put_template(client, name, v2)
     for pinned, expected in ((None, "Versiontwofor"), (version_of(v1, name), "Versiononefor")):
         body = {"template": name, "data": {"who": "王五"}} | ({"template_version": pinned} if pinned else {})
         doc = client.post("/v1/renders?wait=60", json=body).get_json()
@@ -173,19 +159,19 @@ def test_renders_use_the_latest_version_unless_one_is_pinned(client, name):
 
 
 def test_uploaded_schema_guards_renders(api, name):
-    put(api, name, docx_with("Dear {{ who }},"), schema=SCHEMA)
+    put_template(api, name, docx_with("Dear {{ who }},"), schema=SCHEMA)
     response = api.post("/v1/renders", json={"template": name, "data": {"who": 42}})
     body = assert_problem(response, 422)
     assert [e["path"] for e in body["errors"]] == ["/data/who"]
 
 
 def test_sample_of_an_upload_is_returned(api, name):
-    put(api, name, docx_with("Dear {{ who }},"), schema=SCHEMA, sample={"who": "赵六"})
+    put_template(api, name, docx_with("Dear {{ who }},"), schema=SCHEMA, sample={"who": "赵六"})
     assert api.get(f"/v1/templates/{name}/sample").get_json() == {"who": "赵六"}
 
 
 def test_upload_without_sample_has_no_sample(api, name):
-    put(api, name, docx_with("Dear {{ who }},"))
+    put_template(api, name, docx_with("Dear {{ who }},"))
     assert_problem(api.get(f"/v1/templates/{name}/sample"), 404)
 
 
@@ -193,7 +179,7 @@ def test_upload_without_sample_has_no_sample(api, name):
 
 
 def test_deleted_template_is_gone_everywhere(api, name):
-    put(api, name, docx_with("Dear {{ who }},"))
+    put_template(api, name, docx_with("Dear {{ who }},"))
     assert api.delete(f"/v1/templates/{name}").status_code == 204
     for path in (f"/v1/templates/{name}", f"/v1/templates/{name}/file", f"/v1/templates/{name}/sample"):
         assert_problem(api.get(path), 404)
@@ -212,7 +198,7 @@ def test_bundled_template_cannot_be_deleted(api):
 
 
 def test_hostile_docx_is_refused_naming_the_part(api, name):
-    response = put(api, name, docx_with("Hello", external_image="file:///etc/passwd"))
+    response = put_template(api, name, docx_with("Hello", external_image="file:///etc/passwd"))
     body = assert_problem(response, 422)
     (finding,) = body["errors"]
     assert finding["part"] == "word/_rels/document.xml.rels"
@@ -221,7 +207,7 @@ def test_hostile_docx_is_refused_naming_the_part(api, name):
 
 
 def test_broken_tag_is_refused_listing_part_and_paragraph(api, name):
-    response = put(api, name, docx_with("Dear {{ who }},", "Total: {{ order.total } yuan"))
+    response = put_template(api, name, docx_with("Dear {{ who }},", "Total: {{ order.total } yuan"))
     body = assert_problem(response, 422)
     assert [(e["part"], e["paragraph"], e["tag"]) for e in body["errors"]] == [
         ("word/document.xml", 2, "{{ order.total }")]
@@ -243,12 +229,12 @@ BAD_CONTRACTS = [
 
 @pytest.mark.parametrize(("parts", "path"), [c[1:] for c in BAD_CONTRACTS], ids=[c[0] for c in BAD_CONTRACTS])
 def test_upload_with_a_broken_contract_is_422(api, name, parts, path):
-    body = assert_problem(put(api, name, docx_with("Dear {{ who }},"), **parts), 422)
+    body = assert_problem(put_template(api, name, docx_with("Dear {{ who }},"), **parts), 422)
     assert body["errors"][0]["path"] == path
     assert_problem(api.get(f"/v1/templates/{name}"), 404)
 
 
 @pytest.mark.parametrize("bad", ["Letter", "-letter", "has_UPPER", "x" * 65, "信函", "a b"])
 def test_bad_template_name_is_422(api, bad):
-    body = assert_problem(put(api, bad, docx_with("Hi")), 422)
+    body = assert_problem(put_template(api, bad, docx_with("Hi")), 422)
     assert body["errors"] == [{"path": "name", "message": "invalid template name"}]

@@ -17,14 +17,9 @@ from conftest import private_redis, start_workers, stop_process_tree
 from core.keys import Keys
 from core.payload import CANCELLED, JobDocument
 from core.stores import TOMBSTONE_LIFETIMES, JobStore, now_iso
+from helpers import assert_problem
 
 UNKNOWN = "0123456789abcdef" * 2
-
-
-def problem(response, status: int) -> dict:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/problem+json"
-    return response.get_json()
 
 
 def invoice_body(api, **extra) -> dict:
@@ -63,7 +58,7 @@ def test_a_render_whose_document_expired_answers_410_saying_so(own):
         time.sleep(0.1)
     assert not redis.exists(key)
     for path in (f"/v1/renders/{job['id']}", f"/v1/renders/{job['id']}/files/invoice.pdf"):
-        body = problem(api.get(path), 410)
+        body = assert_problem(api.get(path), 410)
         assert body["reason"] == "expired"
         assert job["id"] in body["detail"] and "WENSHU_RESULT_TTL=1" in body["detail"]
 
@@ -84,13 +79,13 @@ def test_an_expired_file_answers_410_and_so_does_everything_once_the_document_ex
     redis, keys = Redis.from_url(settings.redis_url), Keys(settings.key_prefix)
     url = doc["files"][0]["url"]
     redis.delete(keys.file(doc["id"], doc["files"][0]["name"]))  # the bytes expire first
-    body = problem(client.get(url), 410)
+    body = assert_problem(client.get(url), 410)
     assert body["reason"] == "expired" and doc["files"][0]["name"] in body["detail"]
     assert client.get(f"/v1/renders/{doc['id']}").status_code == 200  # the document is still there
 
     redis.delete(keys.job(doc["id"]))  # then the document
     for path in (f"/v1/renders/{doc['id']}", url, f"/v1/renders/{doc['id']}?wait=1&download=pdf"):
-        assert problem(client.get(path), 410)["reason"] == "expired"
+        assert assert_problem(client.get(path), 410)["reason"] == "expired"
 
 
 # --- unknown ----------------------------------------------------------------------------------------
@@ -100,9 +95,9 @@ def test_an_expired_file_answers_410_and_so_does_everything_once_the_document_ex
                                   "/v1/renders/not-a-job-id", "/v1/renders/not-a-job-id/files/x.pdf"])
 def test_a_render_that_never_existed_is_404(app, path):
     api = app.test_client()
-    body = problem(api.get(path), 404)
+    body = assert_problem(api.get(path), 404)
     assert body["errors"] == [{"path": "job_id", "message": "unknown render"}]
-    problem(api.delete(path.split("/files/")[0]), 404)
+    assert_problem(api.delete(path.split("/files/")[0]), 404)
 
 
 # --- deleted ------------------------------------------------------------------------------------------
@@ -113,10 +108,10 @@ def test_a_deleted_render_answers_410_deleted_with_its_files(client):
     doc = finished(client)
     assert client.delete(f"/v1/renders/{doc['id']}").status_code == 204
     for path in (f"/v1/renders/{doc['id']}", doc["files"][0]["url"]):
-        body = problem(client.get(path), 410)
+        body = assert_problem(client.get(path), 410)
         assert (body["reason"], body["job_status"]) == ("deleted", "finished")
         assert "deleted" in body["detail"]
-    assert problem(client.delete(f"/v1/renders/{doc['id']}"), 410)["reason"] == "deleted"
+    assert assert_problem(client.delete(f"/v1/renders/{doc['id']}"), 410)["reason"] == "deleted"
 
 
 def test_deleting_a_queued_render_cancels_it(own):
@@ -124,7 +119,7 @@ def test_deleting_a_queued_render_cancels_it(own):
     job = api.post("/v1/renders", json=invoice_body(api)).get_json()
     assert job["status"] == "queued"
     assert api.delete(f"/v1/renders/{job['id']}").status_code == 204
-    body = problem(api.get(f"/v1/renders/{job['id']}"), 410)
+    body = assert_problem(api.get(f"/v1/renders/{job['id']}"), 410)
     assert (body["reason"], body["job_status"]) == ("deleted", "cancelled")
     assert "cancelled" in body["detail"]
     redis = Redis.from_url(own.redis_url)
@@ -155,7 +150,7 @@ def test_a_held_wait_on_a_render_deleted_meanwhile_ends_with_it(tmp_path_factory
         if answer.status_code == 200:
             assert answer.get_json()["status"] == "cancelled"
         else:
-            assert problem(answer, 410)["reason"] == "deleted"
+            assert assert_problem(answer, 410)["reason"] == "deleted"
 
 
 def test_a_worker_does_nothing_with_cancelled_renders(tmp_path_factory, settings):
@@ -175,7 +170,7 @@ def test_a_worker_does_nothing_with_cancelled_renders(tmp_path_factory, settings
             assert done["status"] == "finished", done
         finally:
             stop_process_tree(workers)
-        assert problem(api.get(f"/v1/renders/{deleted['id']}"), 410)["job_status"] == "cancelled"
+        assert assert_problem(api.get(f"/v1/renders/{deleted['id']}"), 410)["job_status"] == "cancelled"
         kept = api.get(f"/v1/renders/{raced['id']}").get_json()
         assert (kept["status"], kept["files"], kept["started_at"]) == ("cancelled", [], None)
         assert not list(jobs.redis.scan_iter(match=Keys(own.key_prefix).file(raced["id"], "*")))

@@ -19,7 +19,7 @@ import zipfile
 import pytest
 from lxml import etree
 
-from helpers import docx_with, pdf_text, squash
+from helpers import assert_problem, docx_with, pdf_text, squash
 
 pytestmark = pytest.mark.e2e
 
@@ -46,14 +46,6 @@ def post(client, docx: bytes, data: dict, query: str = "wait=60&download=pdf", f
     parts = {"template": (io.BytesIO(docx), "hostile.docx"), "data": json.dumps(data, ensure_ascii=False),
              "options": json.dumps({"formats": list(formats)})}
     return client.post(f"/v1/renders?{query}", data=parts, content_type="multipart/form-data")
-
-
-def assert_problem(response, status: int = 422) -> dict:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/problem+json"
-    body = response.get_json()
-    assert "Traceback" not in json.dumps(body)
-    return body
 
 
 def docx_parts(docx: bytes) -> dict[str, bytes]:

@@ -30,7 +30,7 @@ from werkzeug.test import encode_multipart
 from conftest import stop_process_tree, worker_env
 from core.errors import Unprocessable
 from core.settings import PROJECT_ROOT
-from helpers import docx_with, free_port
+from helpers import assert_problem, docx_with, free_port, put_template
 from service.validation import validate_data
 
 DOCX = docx_with("Dear {{ who }},")
@@ -43,18 +43,6 @@ EVIL_VALUE = "a" * 40 + "b"
 
 def who_schema(who: dict, **extra) -> dict:
     return {"type": "object", "required": ["who"], "properties": {"who": who}, **extra}
-
-
-def put(api, name: str, **json_parts):
-    parts = {"file": (io.BytesIO(DOCX), "template.docx")}
-    parts.update({k: json.dumps(v, ensure_ascii=False) for k, v in json_parts.items()})
-    return api.put(f"/v1/templates/{name}", data=parts, content_type="multipart/form-data")
-
-
-def problem(response, status: int) -> dict:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/problem+json"
-    return response.get_json()
 
 
 @pytest.fixture()
@@ -179,19 +167,19 @@ def test_schema_ref_to_a_local_file_is_refused_without_reading_it(api, name, tmp
     canary = f"canary-{uuid.uuid4().hex}"
     secret = tmp_path / "local.json"
     secret.write_text(json.dumps({"type": "string", "description": canary}))
-    response = put(api, name, schema=who_schema({"$ref": secret.as_uri()}))
-    body = problem(response, 422)
+    response = put_template(api, name, DOCX, schema=who_schema({"$ref": secret.as_uri()}))
+    body = assert_problem(response, 422)
     assert [e["path"] for e in body["errors"]] == ["schema/properties/who/$ref"]
     assert "nothing is fetched" in body["errors"][0]["message"]
     assert canary not in response.get_data(as_text=True)
-    problem(api.get(f"/v1/templates/{name}"), 404)
+    assert_problem(api.get(f"/v1/templates/{name}"), 404)
 
 
 def test_schema_ref_to_a_loopback_url_is_refused_without_connecting(api, name, canary_server):
     server, canary = canary_server
     url = f"http://127.0.0.1:{server.server_address[1]}/schema.json"
-    response = put(api, name, schema=who_schema({"type": "string"}, **{"$defs": {"x": {"$ref": url}}}))
-    body = problem(response, 422)
+    response = put_template(api, name, DOCX, schema=who_schema({"type": "string"}, **{"$defs": {"x": {"$ref": url}}}))
+    body = assert_problem(response, 422)
     assert [e["path"] for e in body["errors"]] == ["schema/$defs/x/$ref"]
     assert canary not in response.get_data(as_text=True)
     assert server.connections == 0
@@ -206,7 +194,8 @@ def test_schema_ref_to_a_slow_endpoint_is_answered_at_once(served, name, silent_
 
 
 def test_schema_ref_to_the_metaschema_url_is_refused(api, name):
-    body = problem(put(api, name, schema=who_schema({"$ref": "https://json-schema.org/draft/2020-12/schema"})), 422)
+    metaschema = who_schema({"$ref": "https://json-schema.org/draft/2020-12/schema"})
+    body = assert_problem(put_template(api, name, DOCX, schema=metaschema))
     assert [e["path"] for e in body["errors"]] == ["schema/properties/who/$ref"]
 
 
@@ -223,8 +212,8 @@ def test_stored_schema_with_a_remote_ref_fails_validation_without_connecting(can
 
 def test_local_ref_to_defs_still_validates(api, name):
     schema = who_schema({"$ref": "#/$defs/person"}, **{"$defs": {"person": {"type": "string", "minLength": 2}}})
-    assert put(api, name, schema=schema, sample={"who": "王五"}).status_code == 201
-    body = problem(api.post("/v1/renders", json={"template": name, "data": {"who": "王"}}), 422)
+    assert put_template(api, name, DOCX, schema=schema, sample={"who": "王五"}).status_code == 201
+    body = assert_problem(api.post("/v1/renders", json={"template": name, "data": {"who": "王"}}), 422)
     assert [e["path"] for e in body["errors"]] == ["/data/who"]
 
 
@@ -232,30 +221,31 @@ def test_ref_to_the_id_of_an_embedded_subschema_resolves_locally(api, name):
     schema = who_schema({"$ref": "person.json"}, **{
         "$id": "https://schemas.invalid/letter.json",
         "$defs": {"person": {"$id": "person.json", "type": "string", "maxLength": 4}}})
-    assert put(api, name, schema=schema, sample={"who": "王五"}).status_code == 201
-    body = problem(put(api, name, schema=schema, sample={"who": "far too long"}), 422)
+    assert put_template(api, name, DOCX, schema=schema, sample={"who": "王五"}).status_code == 201
+    body = assert_problem(put_template(api, name, DOCX, schema=schema, sample={"who": "far too long"}), 422)
     assert [e["path"] for e in body["errors"]] == ["/sample/who"]
 
 
 def test_ref_to_a_missing_local_definition_is_refused_naming_it(api, name):
     schema = who_schema({"$ref": "#/$defs/nobody"}, **{"$defs": {"person": {"type": "string"}}})
-    body = problem(put(api, name, schema=schema), 422)
+    body = assert_problem(put_template(api, name, DOCX, schema=schema), 422)
     assert [e["path"] for e in body["errors"]] == ["schema/properties/who/$ref"]
 
 
 def test_dynamic_ref_outside_the_document_is_refused(api, name):
-    body = problem(put(api, name, schema=who_schema({"$dynamicRef": "https://schemas.invalid/x#meta"})), 422)
+    schema = who_schema({"$dynamicRef": "https://schemas.invalid/x#meta"})
+    body = assert_problem(put_template(api, name, DOCX, schema=schema))
     assert [e["path"] for e in body["errors"]] == ["schema/properties/who/$dynamicRef"]
 
 
 def test_schema_that_refers_to_itself_endlessly_is_a_422(api, name):
-    body = problem(put(api, name, schema={"$ref": "#"}, sample={"who": "x"}), 422)
+    body = assert_problem(put_template(api, name, DOCX, schema={"$ref": "#"}, sample={"who": "x"}), 422)
     assert body["errors"][0]["path"] == "schema"
 
 
 def test_schema_declaring_another_draft_is_refused(api, name):
     schema = who_schema({"type": "string"}, **{"$schema": "http://json-schema.org/draft-07/schema#"})
-    body = problem(put(api, name, schema=schema), 422)
+    body = assert_problem(put_template(api, name, DOCX, schema=schema), 422)
     assert [e["path"] for e in body["errors"]] == ["schema/$schema"]
 
 
@@ -296,21 +286,21 @@ def test_healthz_answers_while_backtracking_prone_requests_are_validated(served,
     ("backreference", r"^(\w)\1$"),
 ])
 def test_pattern_without_a_linear_time_engine_is_refused_at_upload(api, name, case, pattern):
-    body = problem(put(api, name, schema=who_schema({"type": "string", "pattern": pattern})), 422)
+    body = assert_problem(put_template(api, name, DOCX, schema=who_schema({"type": "string", "pattern": pattern})), 422)
     assert [e["path"] for e in body["errors"]] == ["schema/properties/who/pattern"]
     assert "RE2" in body["errors"][0]["message"]
-    problem(api.get(f"/v1/templates/{name}"), 404)
+    assert_problem(api.get(f"/v1/templates/{name}"), 404)
 
 
 def test_pattern_properties_key_without_a_linear_time_engine_is_refused_naming_it(api, name):
     schema = {"type": "object", "properties": {"totals": {"patternProperties": {r"^(\w)\1$": {}, "^ok$": {}}}}}
-    body = problem(put(api, name, schema=schema), 422)
+    body = assert_problem(put_template(api, name, DOCX, schema=schema), 422)
     assert [e["path"] for e in body["errors"]] == [r"schema/properties/totals/patternProperties/^(\w)\1$"]
     assert "RE2" in body["errors"][0]["message"]
 
 
 def test_over_long_pattern_is_refused_at_upload(api, name):
-    body = problem(put(api, name, schema=who_schema({"type": "string", "pattern": "a" * 1001})), 422)
+    body = assert_problem(put_template(api, name, DOCX, schema=who_schema({"type": "string", "pattern": "a" * 1001})))
     assert [e["path"] for e in body["errors"]] == ["schema/properties/who/pattern"]
     assert "limit" in body["errors"][0]["message"]
 
@@ -336,21 +326,22 @@ def test_unevaluated_properties_consult_patterns_on_re2(served, name):
 
 def test_patterns_are_searched_not_anchored_and_ecma_unicode_escapes_work(api, name):
     schema = who_schema({"type": "string", "pattern": r"[\u4e00-\u9fa5]{2}"})
-    assert put(api, name, schema=schema, sample={"who": "Mr 王五 (Beijing)"}).status_code == 201
-    body = problem(api.post("/v1/renders", json={"template": name, "data": {"who": "Mr Wang"}}), 422)
+    assert put_template(api, name, DOCX, schema=schema, sample={"who": "Mr 王五 (Beijing)"}).status_code == 201
+    body = assert_problem(api.post("/v1/renders", json={"template": name, "data": {"who": "Mr Wang"}}), 422)
     assert [e["path"] for e in body["errors"]] == ["/data/who"]
 
 
 def test_formats_are_checked_locally_with_regex_meaning_re2(api, name):
     schema = {"type": "object", "properties": {"day": {"format": "date"}, "rx": {"format": "regex"}}}
-    assert put(api, name, schema=schema, sample={"day": "2024-02-29", "rx": "^[a-z]+$"}).status_code == 201
-    body = problem(api.post("/v1/renders", json={"template": name, "data": {"day": "2024-02-30", "rx": "(?=a)"}}),
-                   422)
+    sample = {"day": "2024-02-29", "rx": "^[a-z]+$"}
+    assert put_template(api, name, DOCX, schema=schema, sample=sample).status_code == 201
+    bad = {"day": "2024-02-30", "rx": "(?=a)"}
+    body = assert_problem(api.post("/v1/renders", json={"template": name, "data": bad}))
     assert sorted(e["path"] for e in body["errors"]) == ["/data/day", "/data/rx"]
 
 
 def test_schema_id_that_is_not_a_uri_is_refused_naming_it(api, name):
     person = {"$id": "http://[broken", "type": "string"}
     schema = who_schema({"$ref": "#/$defs/person"}, **{"$defs": {"person": person}})
-    body = problem(put(api, name, schema=schema), 422)
+    body = assert_problem(put_template(api, name, DOCX, schema=schema), 422)
     assert [e["path"] for e in body["errors"]] == ["schema/$defs/person/$id"]

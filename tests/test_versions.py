@@ -8,7 +8,6 @@ registry and "seeded" flag, as separate processes have) or real ``wenshu seed`` 
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
 import subprocess
@@ -22,19 +21,13 @@ from redis import Redis
 from conftest import private_redis, start_redis, worker_env
 from core.keys import Keys
 from core.settings import PROJECT_ROOT
-from helpers import docx_with, free_port
+from helpers import docx_with, free_port, put_template
 
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
 BUNDLED = sorted(p.parent.name for p in TEMPLATES_DIR.glob("*/template.docx"))
 SCHEMA = {"type": "object", "required": ["who"], "properties": {"who": {"type": "string", "minLength": 1}}}
 SCHEMA_V2 = {"type": "object", "required": ["who"], "properties": {"who": {"type": "string", "minLength": 3}}}
 RULE = {"id": "who-named", "message": "需要姓名", "message_en": "who must be named", "assert": "who != ''"}
-
-
-def put(api, name: str, docx: bytes, **json_parts):
-    parts = {"file": (io.BytesIO(docx), "template.docx")}
-    parts.update({k: json.dumps(v, ensure_ascii=False) for k, v in json_parts.items()})
-    return api.put(f"/v1/templates/{name}", data=parts, content_type="multipart/form-data")
 
 
 def described(api, name: str) -> dict:
@@ -81,7 +74,7 @@ def api(app):
 def test_an_upload_to_a_bundled_name_stays_latest_when_another_api_process_starts(own_redis):
     first = api_process(own_redis)
     bundled = described(first, "invoice")["version"]
-    upload = put(first, "invoice", docx_with("My own invoice for {{ buyer }}"))
+    upload = put_template(first, "invoice", docx_with("My own invoice for {{ buyer }}"))
     assert upload.status_code == 201
     mine = upload.get_json()["version"]
 
@@ -103,7 +96,7 @@ def test_processes_that_started_without_redis_seed_on_first_use_and_keep_an_uplo
     try:
         listed = {t["name"] for t in early.get("/v1/templates").get_json()}
         assert set(BUNDLED) <= listed  # the first request that reached Redis seeded
-        mine = put(early, "invoice", docx_with("Uploaded {{ buyer }}")).get_json()["version"]
+        mine = put_template(early, "invoice", docx_with("Uploaded {{ buyer }}")).get_json()["version"]
         assert described(late, "invoice")["version"] == mine  # late's own first-use seeding kept it
     finally:
         proc.terminate()
@@ -139,7 +132,7 @@ def test_a_newer_bundled_release_upgrades_a_bundled_latest_but_never_an_upload(o
     old = own_redis.with_(templates_dir=release(tmp_path, "r1", names))
     api = api_process(old)
     invoice_v1, receipt_v1 = described(api, "invoice")["version"], described(api, "receipt")["version"]
-    mine = put(api, "receipt", docx_with("Our receipt for {{ buyer }}")).get_json()["version"]
+    mine = put_template(api, "receipt", docx_with("Our receipt for {{ buyer }}")).get_json()["version"]
 
     api = api_process(own_redis.with_(templates_dir=release(tmp_path, "r2", names, schema_note="release 2")))
     invoice = described(api, "invoice")
@@ -182,7 +175,7 @@ def test_versions_stored_under_the_old_key_layout_are_still_served(own_redis):
 def test_the_same_docx_with_a_changed_contract_is_a_new_version(api, changed, first, second):
     name = f"letter-{uuid.uuid4().hex[:8]}"
     docx = docx_with("Dear {{ who }},")
-    one, two = put(api, name, docx, **first), put(api, name, docx, **second)
+    one, two = put_template(api, name, docx, **first), put_template(api, name, docx, **second)
     assert (one.status_code, two.status_code) == (201, 201), two.get_data(as_text=True)
     assert two.get_json()["created"] is True
     assert one.get_json()["version"] != two.get_json()["version"]
@@ -194,8 +187,8 @@ def test_the_same_docx_with_a_changed_contract_is_a_new_version(api, changed, fi
 def test_a_new_schema_for_the_same_docx_is_the_one_renders_are_checked_against(api):
     name = f"letter-{uuid.uuid4().hex[:8]}"
     docx = docx_with("Dear {{ who }},")
-    old = put(api, name, docx, schema=SCHEMA).get_json()["version"]
-    assert put(api, name, docx, schema=SCHEMA_V2).status_code == 201
+    old = put_template(api, name, docx, schema=SCHEMA).get_json()["version"]
+    assert put_template(api, name, docx, schema=SCHEMA_V2).status_code == 201
     assert described(api, name)["schema"] == SCHEMA_V2
 
     refused = api.post("/v1/renders", json={"template": name, "data": {"who": "李四"}})
@@ -212,8 +205,8 @@ def test_an_identical_bundle_is_a_no_op_whatever_the_json_key_order(api):
     name = f"letter-{uuid.uuid4().hex[:8]}"
     docx = docx_with("Dear {{ who }},")
     reordered = {"properties": SCHEMA["properties"], "required": ["who"], "type": "object"}
-    first = put(api, name, docx, schema=SCHEMA, sample={"who": "李"}, meta={"title": "信函"})
-    again = put(api, name, docx, schema=reordered, sample={"who": "李"}, meta={"title": "信函"})
+    first = put_template(api, name, docx, schema=SCHEMA, sample={"who": "李"}, meta={"title": "信函"})
+    again = put_template(api, name, docx, schema=reordered, sample={"who": "李"}, meta={"title": "信函"})
     assert (first.status_code, again.status_code) == (201, 200)
     assert again.get_json() == {"name": name, "version": first.get_json()["version"], "created": False}
     assert described(api, name)["versions"] == [first.get_json()["version"]]
@@ -222,8 +215,8 @@ def test_an_identical_bundle_is_a_no_op_whatever_the_json_key_order(api):
 def test_uploading_an_older_version_again_does_not_make_it_latest(api):
     name = f"letter-{uuid.uuid4().hex[:8]}"
     v1, v2 = docx_with("One {{ who }}"), docx_with("Two {{ who }}")
-    first, second = put(api, name, v1).get_json()["version"], put(api, name, v2).get_json()["version"]
-    assert put(api, name, v1).status_code == 200
+    first, second = put_template(api, name, v1).get_json()["version"], put_template(api, name, v2).get_json()["version"]
+    assert put_template(api, name, v1).status_code == 200
     desc = described(api, name)
     assert (desc["version"], desc["versions"]) == (second, [first, second])
     assert api.get(f"/v1/templates/{name}/file").data == v2
