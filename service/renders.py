@@ -75,6 +75,7 @@ def create_render():
     warnings: list[dict] = []
     if adhoc is not None:
         check_template(adhoc)  # tag mistakes surface now, with part and paragraph, not as a failed job
+        validate_data(body["data"], None, [])  # no contract, but typed values keep their grammar
         version = version_of(adhoc)
         st.templates.put_adhoc(version, adhoc, st.settings.result_ttl)
         ref = TemplateRef(body.get("template") or "ad-hoc", version, adhoc=True)

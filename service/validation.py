@@ -3,7 +3,8 @@
 Three layers, each answering with JSON pointers into the request body: the request's own shape
 (a JSON Schema of the render request), the template's ``schema.json`` for ``data``, and the
 template's ``rules.json`` consistency rules. ``strict`` validation refuses violations with 422;
-``warn`` renders anyway and the job lists them in ``warnings``.
+``warn`` renders anyway and the job lists them in ``warnings``. Typed values ($rich options,
+$image data...: core/typed_values.py) are refused in both modes, since the render would fail on them.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from referencing.exceptions import Unresolvable
 from core.errors import BadRequest, InvalidData, InvalidRequest, Unprocessable
 from core.formats import FORMATS
 from core.pointer import pointer
+from core.typed_values import check_typed_values
 
 from .contracts import DataValidator, compile_validator
 from .rules import check_rules, raise_for_violations
@@ -121,7 +123,8 @@ def validate_data(data: Any, schema: dict | None, rules: list, *, pointer_prefix
     Returns:
         The rule violations as warnings (``warn`` mode); empty when valid.
     Raises:
-        InvalidData: schema errors (always). RuleViolation: rule violations in ``strict`` mode.
+        InvalidData: schema errors and typed values outside their grammar (always, in both modes:
+        the render would fail on them). RuleViolation: rule violations in ``strict`` mode.
     """
     if schema:
         errors = _schema_errors(data, validator or compile_validator(schema))
@@ -132,6 +135,9 @@ def validate_data(data: Any, schema: dict | None, rules: list, *, pointer_prefix
                 errors=[{"path": _where(e, pointer_prefix), "message": e.message,
                          "schema_path": "/" + "/".join(str(p) for p in e.absolute_schema_path)}
                         for e in errors[:100]])
+    # The worker's own grammar ($rich options, $image data, control characters), run now so a bad
+    # value is a 422 at POST rather than a failed job; only `style` waits for the template.
+    check_typed_values(data, tuple(part for part in pointer_prefix.split("/") if part))
     if not rules:
         return []
     violations = check_rules(rules, data, timeout=rule_timeout)  # None: WENSHU_RULE_TIMEOUT's default

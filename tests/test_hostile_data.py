@@ -19,7 +19,10 @@ import zipfile
 import pytest
 from lxml import etree
 
-from helpers import assert_problem, docx_with, pdf_text, squash
+from core.payload import JobDocument, RenderPayload, TemplateRef
+from core.stores import now_iso
+from helpers import assert_problem, docx_with, pdf_text, put_template, squash
+from service.registry import version_of
 
 pytestmark = pytest.mark.e2e
 
@@ -61,17 +64,50 @@ def elements_named(xml: bytes, names: set[str]) -> list[str]:
 
 
 RICH_OPTIONS = ["color", "highlight", "size", "underline", "bold", "italic", "strike", "superscript",
-                "subscript", "rtl", "lang", "font", "style", "url"]
+                "subscript", "rtl", "lang", "font", "url"]
+"""Every $rich option whose grammar needs no template: the API refuses these before queueing."""
+
+
+def job_documents(app) -> set[bytes]:
+    """The job documents in Redis: a render the API refused must not have added one."""
+    st = app.extensions["wenshu"]
+    return {key for key in st.redis.scan_iter(match=st.keys.job("*")) if not key.endswith(b":ended")}
+
+
+def assert_refused_before_queueing(app, response) -> dict:
+    """A 422 at POST (no job in the body, no job document, nothing queued); return the problem."""
+    body = assert_problem(response)
+    assert "job" not in body, body
+    return body
+
+
+@pytest.fixture()
+def nothing_queued(app):
+    """Fails the test if it left a new job document or a longer queue behind."""
+    st = app.extensions["wenshu"]
+    before, queued = job_documents(app), st.queue.count
+    yield
+    assert job_documents(app) == before, "a refused render must not create a job"
+    assert st.queue.count <= queued, "a refused render must not be queued"
 
 
 @pytest.mark.parametrize("option", RICH_OPTIONS)
-def test_xml_in_a_rich_option_fails_the_render_naming_its_pointer(client, canary, option):
+def test_xml_in_a_rich_option_is_refused_at_post_naming_its_pointer(client, app, canary, nothing_queued, option):
     hostile = "x" + field_xml(canary[0])
     if option == "url":
         hostile = "https://example.org/" + field_xml(canary[0])
     data = {"title": {"$rich": [{"text": "标题", option: hostile}]}}
-    body = assert_problem(post(client, docx_with("{{r title }}"), data))
+    body = assert_refused_before_queueing(app, post(client, docx_with("{{r title }}"), data))
     assert body["errors"][0]["path"] == f"/data/title/$rich/0/{option}"
+    assert canary[1] not in json.dumps(body)
+
+
+def test_xml_in_a_style_fails_the_render_naming_its_pointer(client, canary):
+    """Only the template knows its styles, so the worker judges ``style``: the job fails, with the pointer."""
+    data = {"title": {"$rich": [{"text": "标题", "style": "x" + field_xml(canary[0])}]}}
+    body = assert_problem(post(client, docx_with("{{r title }}"), data))
+    assert body["errors"][0]["path"] == "/data/title/$rich/0/style"
+    assert "character style of this template" in body["errors"][0]["message"]
     assert body["job"]["status"] == "failed" and body["job"]["files"] == []
     assert canary[1] not in json.dumps(body)
 
@@ -83,9 +119,49 @@ def test_xml_in_a_rich_option_fails_the_render_naming_its_pointer(client, canary
     ({"$image": {"data": "aGVsbG8=", "anchor": "file:///etc/passwd"}}, "/data/title/$image"),
     ({"$listing": "bell\x07"}, "/data/title/$listing"),
 ], ids=["javascript-link", "link-breaking-its-attribute", "image-anchor", "control-character"])
-def test_hostile_typed_value_fails_the_render_naming_its_pointer(client, value, pointer):
-    body = assert_problem(post(client, docx_with("{{r title }}"), {"title": value}))
+def test_hostile_typed_value_is_refused_at_post_naming_its_pointer(client, app, nothing_queued, value, pointer):
+    body = assert_refused_before_queueing(app, post(client, docx_with("{{r title }}"), {"title": value}))
     assert body["errors"][0]["path"] == pointer
+
+
+HOSTILE_COLOR = {"title": {"$rich": [{"text": "标题", "color": "FF0000" + field_xml("/etc/hostname")}]}}
+
+
+@pytest.mark.parametrize("validation", ["strict", "warn"])
+def test_registered_template_refuses_a_hostile_typed_value_before_queueing_in_both_modes(
+        client, app, nothing_queued, validation):
+    assert put_template(client, "hostile-typed", docx_with("{{r title }}")).status_code in (200, 201)
+    response = client.post("/v1/renders", json={"template": "hostile-typed", "data": HOSTILE_COLOR,
+                                                "validation": validation})
+    body = assert_refused_before_queueing(app, response)
+    assert body["errors"][0]["path"] == "/data/title/$rich/0/color"
+    assert "6 hex digits" in body["errors"][0]["message"]
+
+
+def test_uploaded_sample_with_a_hostile_typed_value_is_refused_naming_its_pointer(client):
+    response = put_template(client, "hostile-sample", docx_with("{{r title }}"), sample=HOSTILE_COLOR)
+    body = assert_problem(response)
+    assert body["errors"][0]["path"] == "/sample/title/$rich/0/color"
+    assert client.get("/v1/templates/hostile-sample").status_code == 404
+
+
+def test_job_queued_past_the_api_is_still_held_to_the_grammar_by_the_worker(client, app):
+    """A job that reached the queue without the API's check (an older API, a direct enqueue) fails alone."""
+    st = app.extensions["wenshu"]
+    docx = docx_with("{{r title }}")
+    version = version_of(docx)
+    st.templates.put_adhoc(version, docx, st.settings.result_ttl)
+    job_id = uuid.uuid4().hex
+    st.jobs.create(JobDocument(id=job_id, template={"name": "bypass", "version": version}, formats=["pdf"],
+                               warnings=[], created_at=now_iso()))
+    payload = RenderPayload(id=job_id, template=TemplateRef("bypass", version, adhoc=True), data=HOSTILE_COLOR,
+                            formats=("pdf",), options={}, basename="bypass", callback_url=None, owner="test")
+    st.queue.enqueue("worker.jobs.render_job", payload.to_dict(), job_id=job_id, result_ttl=0,
+                     failure_ttl=st.settings.result_ttl)
+    job = client.get(f"/v1/renders/{job_id}?wait=60").get_json()
+    assert job["status"] == "failed" and job["files"] == [], job
+    assert job["error"]["status"] == 422
+    assert job["error"]["errors"][0]["path"] == "/data/title/$rich/0/color"
 
 
 @pytest.mark.parametrize(("paragraph", "message"), [
