@@ -1,11 +1,15 @@
 """Typed JSON values ($image, $rich, $listing, $link) as integrators send them.
 
 Every $rich option ends up formatted into Word XML by docxtpl, so each one is held to the grammar of
-the OOXML value it becomes; the tests below check what reaches the document, not our own code.
+the OOXML value it becomes; the tests below check what reaches the document, not our own code. The
+API refuses a value outside its grammar at POST with the very error the worker would give (one
+grammar, core/typed_values.py); only what needs the template (``style``) or python-docx (an image's
+header) is left for the render.
 """
 
 import base64
 import io
+import json
 import zipfile
 
 import pytest
@@ -14,7 +18,7 @@ from lxml import etree
 from PIL import Image
 
 from core.errors import InvalidData
-from helpers import pdf_image_count, pdf_text
+from helpers import assert_problem, pdf_image_count, pdf_text
 from worker.render import render_docx
 
 pytestmark = pytest.mark.e2e
@@ -44,10 +48,31 @@ def rendered_part(data: dict, part: str = "word/document.xml", tag: str = "{{r v
 
 
 def refusal(value) -> dict:
-    """The first error InvalidData names when ``value`` is rendered, as the client receives it."""
+    """The first error InvalidData names when the worker renders ``value``, as the client receives it."""
     with pytest.raises(InvalidData) as caught:
         render_docx(one_tag_template("{{r value }}"), {"value": value})
     return caught.value.errors[0]
+
+
+def post_adhoc(client, data: dict, query: str = ""):
+    """``POST /v1/renders`` of the one-tag template, ad hoc (multipart), with ``data``."""
+    parts = {"template": (io.BytesIO(one_tag_template("{{r value }}")), "t.docx"),
+             "data": json.dumps(data, ensure_ascii=False)}
+    return client.post(f"/v1/renders?{query}", data=parts, content_type="multipart/form-data")
+
+
+def api_refusal(client, data: dict) -> dict:
+    """The first error of the 422 the API answers at POST, no job created for it."""
+    body = assert_problem(post_adhoc(client, data))
+    assert "job" not in body, body
+    return body["errors"][0]
+
+
+def refused_alike(client, value) -> dict:
+    """The API's error for ``value``, checked to be exactly the worker's (pointer and message)."""
+    error = api_refusal(client, {"value": value})
+    assert error == refusal(value)
+    return error
 
 
 def test_plain_string_keeps_its_line_breaks(pipeline):
@@ -101,16 +126,24 @@ def test_image_from_base64_appears_in_the_pdf(pipeline, tmp_path):
     ({"$image": {"data": base64.b64encode(b"plain text").decode()}}, "/data/value/$image/data"),
     ({"$image": {"url": "https://example.org/x.png"}}, "/data/value/$image"),
     ({"$image": {"data": png_base64(), "width_mm": -3}}, "/data/value/$image/width_mm"),
-    ({"$image": {"data": base64.b64encode(b"\x89PNG\r\n\x1a\n").decode()}}, "/data/value/$image/data"),
     ({"$image": {"data": png_base64(), "anchor": "file:///etc/passwd"}}, "/data/value/$image"),
     ({"$link": {"url": "javascript:alert(1)", "text": "x"}}, "/data/value/$link/url"),
     ({"$link": {"url": "https://example.org", "text": "x", "target": "_self"}}, "/data/value/$link"),
     ({"$rich": [{"text": "x", "blink": True}]}, "/data/value/$rich/0"),
     ({"$listing": 42}, "/data/value/$listing"),
-], ids=["bad-base64", "not-an-image", "url-not-data", "negative-width", "truncated-png", "unknown-image-key",
+], ids=["bad-base64", "not-an-image", "url-not-data", "negative-width", "unknown-image-key",
         "javascript-link", "unknown-link-key", "unknown-option", "listing-not-text"])
-def test_malformed_typed_value_is_refused_with_its_pointer(value, pointer):
-    assert refusal(value)["path"] == pointer
+def test_malformed_typed_value_is_refused_at_post_as_the_worker_would(client, value, pointer):
+    assert refused_alike(client, value)["path"] == pointer
+
+
+def test_truncated_image_passes_the_api_and_fails_its_render_naming_its_data(client):
+    """Only python-docx reads an image's header: a PNG signature with nothing after it fails the job."""
+    value = {"$image": {"data": base64.b64encode(b"\x89PNG\r\n\x1a\n").decode()}}
+    body = assert_problem(post_adhoc(client, {"value": value}, "wait=60&download=pdf"))
+    assert body["job"]["status"] == "failed"
+    assert body["errors"][0]["path"] == "/data/value/$image/data"
+    assert "damaged or truncated" in body["errors"][0]["message"]
 
 
 HOSTILE_XML = '"/></w:rPr><w:fldSimple w:instr="FILENAME"/><w:r><w:rPr>'
@@ -140,8 +173,6 @@ HOSTILE_XML = '"/></w:rPr><w:fldSimple w:instr="FILENAME"/><w:r><w:rPr>'
     ("font", 'x" w:eastAsia="y', "font name"),
     ("font", "evil" + HOSTILE_XML + ":SimHei", "font name"),
     ("font", "ascii:x:y", "font name"),
-    ("style", "Strong" + HOSTILE_XML, "character style"),
-    ("style", "Heading 1", "character style"),
     ("url", "https://example.org/" + HOSTILE_XML, "http(s)"),
     ("url", "file:///etc/passwd", "http(s)"),
     ("url", "https://", "http(s)"),
@@ -149,10 +180,18 @@ HOSTILE_XML = '"/></w:rPr><w:fldSimple w:instr="FILENAME"/><w:r><w:rPr>'
     ("url", "https://example.org/" + "a" * 2100, "2048"),
     ("text", "bell\x07", "control character"),
 ], ids=lambda v: v if isinstance(v, str) and len(v) < 12 and v.isidentifier() else None)
-def test_hostile_rich_option_is_refused_naming_its_pointer_and_what_is_allowed(option, value, allowed):
-    error = refusal({"$rich": [{"text": "ok"}, {"text": "x", option: value}]})
+def test_hostile_rich_option_is_refused_at_post_naming_its_pointer_and_what_is_allowed(
+        client, option, value, allowed):
+    error = refused_alike(client, {"$rich": [{"text": "ok"}, {"text": "x", option: value}]})
     assert error["path"] == f"/data/value/$rich/1/{option}"
     assert allowed in error["message"]
+
+
+@pytest.mark.parametrize("style", ["Strong" + HOSTILE_XML, "Heading 1", 7], ids=["xml", "paragraph-style", "number"])
+def test_style_the_template_lacks_is_refused_by_the_render_naming_its_pointer(style):
+    error = refusal({"$rich": [{"text": "ok"}, {"text": "x", "style": style}]})
+    assert error["path"] == "/data/value/$rich/1/style"
+    assert "character style" in error["message"]
 
 
 def test_unknown_style_is_refused_listing_the_templates_character_styles():
@@ -204,7 +243,8 @@ def test_link_url_is_escaped_into_the_relationship_target():
     ({"rows": [{"name": "ok"}, {"name": "a\x00b"}], "value": 1}, "/data/rows/1/name"),
     ({"codes": {"k\x1b": 1}, "value": 1}, "/data/codes/k\x1b"),
 ], ids=["in-a-value", "in-a-key"])
-def test_control_character_in_plain_data_is_refused_with_its_pointer(data, pointer):
+def test_control_character_in_plain_data_is_refused_at_post_with_its_pointer(client, data, pointer):
     with pytest.raises(InvalidData) as caught:
         render_docx(one_tag_template(), data)
     assert caught.value.errors[0]["path"] == pointer
+    assert api_refusal(client, data) == caught.value.errors[0]
