@@ -41,7 +41,8 @@ class Stack:
         self.redis_port, self.api_port = free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.api_port}"
         self.env = dict(os.environ, REDIS_URL=f"redis://127.0.0.1:{self.redis_port}/0",
-                        WENSHU_PORT=str(self.api_port), WENSHU_LOG_LEVEL="WARNING", WENSHU_MAX_QUEUE="10000")
+                        WENSHU_PORT=str(self.api_port), WENSHU_LOG_LEVEL="WARNING", WENSHU_MAX_QUEUE="10000",
+                        WENSHU_MAX_JOBS_PER_KEY="10000")  # one client submits every job: no per-key cap
         self.env.update(extra_env or {})
         self.procs: list[subprocess.Popen] = []
         self.worker_proc: subprocess.Popen | None = None
