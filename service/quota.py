@@ -118,5 +118,7 @@ class HeldWaits:
 
 def held_waits() -> HeldWaits:
     """The running app's held-wait limiter (one per process, made on first use)."""
-    limit = current_app.extensions["wenshu"].settings.max_held_waits
-    return current_app.extensions.setdefault("wenshu.held_waits", HeldWaits(limit))
+    extensions = current_app.extensions
+    if "wenshu.held_waits" not in extensions:
+        extensions["wenshu.held_waits"] = HeldWaits(extensions["wenshu"].settings.max_held_waits)
+    return extensions["wenshu.held_waits"]
