@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import re
 import time
 import uuid
@@ -27,6 +28,7 @@ from .template_checks import check_template
 from .validation import parse_json, validate_data, validate_request
 
 bp = Blueprint("renders", __name__)
+log = logging.getLogger("wenshu.api")
 
 WAIT_SLICE_SECONDS = 2.0
 """Longest single block on the job-ended signal; below the Redis socket timeout (5 s)."""
@@ -227,8 +229,11 @@ def delete_render(job_id: str):
         status = CANCELLED
         try:
             Job.fetch(job_id, connection=st.redis).cancel()
-        except (NoSuchJobError, InvalidJobOperation):
-            pass
+        except (NoSuchJobError, InvalidJobOperation, ValueError):
+            # A worker took the job between our read and the cancel (RQ raises ValueError when the
+            # execution it is removing appears or vanishes meanwhile): the document is already
+            # cancelled, so that worker skips it; the delete goes on either way.
+            log.info("render %s was taken by a worker while being cancelled", job_id)
     st.results.delete(*(st.keys.file(job_id, f["name"]) for f in doc.files))
     st.jobs.delete(job_id, status)  # leaves a tombstone: GET answers 410 "deleted" from now on
     return Response(status=204)

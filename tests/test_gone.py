@@ -153,6 +153,20 @@ def test_a_held_wait_on_a_render_deleted_meanwhile_ends_with_it(tmp_path_factory
             assert assert_problem(answer, 410)["reason"] == "deleted"
 
 
+def test_deleting_a_render_a_worker_takes_at_that_moment_still_deletes_it(own):
+    # The race, made deterministic: RQ's cancel meets an execution that is registered but whose
+    # record is not there (a worker starting the job in between) and raises. DELETE goes on.
+    api = api_for(own)
+    job = api.post("/v1/renders", json=invoice_body(api)).get_json()
+    redis = Redis.from_url(own.redis_url)
+    rq_job = Job.fetch(job["id"], connection=redis)
+    rq_job.set_status("started")  # what RQ already says while our document still says queued
+    redis.zadd(rq_job.execution_registry.key, {"execution-being-created": time.time() + 600})
+    assert api.delete(f"/v1/renders/{job['id']}").status_code == 204
+    body = assert_problem(api.get(f"/v1/renders/{job['id']}"), 410)
+    assert (body["reason"], body["job_status"]) == ("deleted", "cancelled")
+
+
 def test_a_worker_does_nothing_with_cancelled_renders(tmp_path_factory, settings):
     with private_redis(tmp_path_factory, settings, f"cancel-{uuid.uuid4().hex[:8]}") as own:
         api = api_for(own)
