@@ -1,4 +1,4 @@
-"""The rules engine (DESIGN.md §4) with synthetic rules and data: what an integrator sees in a 422."""
+"""The rules engine (README, "Template language") with synthetic rules and data: what an integrator sees in a 422."""
 
 from __future__ import annotations
 
