@@ -1,4 +1,4 @@
-"""The declarative rules engine of a template contract (docs/architecture.md, "Trust boundary"): cross-field checks, 勾稽关系.
+"""The declarative rules engine of a template contract: cross-field checks, 勾稽关系.
 
 A ``rules.json`` is a JSON list of rules such as::
 
