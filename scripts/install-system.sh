@@ -11,6 +11,16 @@ command -v soffice >/dev/null 2>&1 || need+=(lo)
 /usr/bin/python3 -c 'import uno' >/dev/null 2>&1 || need+=(lo)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
+# Plain Debian packages, one per line, each with why it is needed; installed when dpkg lacks one.
+PLAIN_PKGS=(
+  fonts-noto-cjk   # the CJK fonts every template names (mapped by docker/fontconfig)
+  redis-server     # the queue and state; tests start their own on a free port
+  poppler-utils    # pdftotext/pdftoppm: tests read the PDFs, the studio shows page images
+  fontconfig
+)
+for pkg in "${PLAIN_PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("pkg:$pkg")
+done
 fc-list 2>/dev/null | grep 'Noto Serif CJK' >/dev/null || need+=(fonts)  # no -q: it would SIGPIPE fc-list under pipefail
 fc-list 2>/dev/null | grep 'Noto Sans CJK' >/dev/null || need+=(fonts)
 if command -v soffice >/dev/null 2>&1; then
@@ -32,6 +42,10 @@ else
   BP=()
 fi
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${BP[@]}" libreoffice-writer-nogui python3-uno
-$SUDO apt-get install -y -qq --no-install-recommends fonts-noto-cjk redis-server poppler-utils fontconfig
+# Wait for a concurrent apt/dpkg instead of failing on its lock.
+APT=($SUDO apt-get -o DPkg::Lock::Timeout=600)
+"${APT[@]}" update -qq
+if printf '%s\n' "${need[@]}" | grep -qx lo; then
+  "${APT[@]}" install -y -qq --no-install-recommends "${BP[@]}" libreoffice-writer-nogui python3-uno
+fi
+"${APT[@]}" install -y -qq --no-install-recommends "${PLAIN_PKGS[@]}"
