@@ -38,7 +38,8 @@ RENDER_REQUEST_SCHEMA: dict[str, Any] = {
         "options": {"type": "object", "additionalProperties": False, "properties": {
             "pdf": {"type": "object", "additionalProperties": False,
                     "properties": {"pdfa": {"enum": ["1b", "2b", "3b"]}}},
-            "update_indexes": {"type": "boolean"}}},
+            "update_indexes": {"type": "boolean"},
+            "undefined": {"enum": ["strict", "warn", "blank"]}}},
         "validation": {"enum": ["strict", "warn"]},
         "callback_url": {"type": "string", "maxLength": 2048},
     },
