@@ -17,6 +17,9 @@ PLAIN_PKGS=(
   redis-server     # the queue and state; tests start their own on a free port
   poppler-utils    # pdftotext/pdftoppm: tests read the PDFs, the studio shows page images
   fontconfig
+  chromium         # headless browser for tests/test_browser_*.py (/docs, /studio), driven by selenium
+  chromium-driver  # chromedriver for selenium: Debian's, so nothing is downloaded at test time
+  zbar-tools       # zbarimg: tests decode $qr/$barcode from the rendered PDF's page image
 )
 for pkg in "${PLAIN_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("pkg:$pkg")
