@@ -24,6 +24,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 ENV_PREFIX = "WENSHU_"
 ENVIRONMENTS = ("development", "production", "test")
+RESULT_STORES = ("redis", "fs", "s3")
 
 
 def _setting(default: Any, doc: str, env: str | None = None, minimum: float | None = None) -> Any:
@@ -57,6 +58,17 @@ class Settings:
     env: str = _setting("development", "development, production (refuses to start without API keys) or test.")
     api_keys: tuple[str, ...] = _setting((), "Comma-separated bearer keys; empty runs open (development only).")
     result_ttl: int = _setting(24 * 3600, "Seconds a job's document and files are kept.", minimum=1)
+    result_store: str = _setting("redis", "Where result files live: redis (in Redis memory; small deployments), fs "
+                                          "(WENSHU_RESULT_DIR) or s3 (WENSHU_S3_*). `make run` uses fs.")
+    result_dir: Path = _setting(PROJECT_ROOT / ".run" / "results", "Directory of result files when "
+                                "WENSHU_RESULT_STORE=fs: a volume every API and worker host mounts.")
+    s3_bucket: str = _setting("", "Bucket of result files when WENSHU_RESULT_STORE=s3 (must exist).")
+    s3_endpoint: str = _setting("", "S3 endpoint URL (MinIO, Ceph, moto...); empty: AWS.")
+    s3_region: str = _setting("us-east-1", "S3 region.")
+    s3_access_key: str = _setting("", "S3 access key; empty: boto3's default chain (AWS_ACCESS_KEY_ID, role).")
+    s3_secret_key: str = _setting("", "S3 secret key (with WENSHU_S3_ACCESS_KEY).")
+    s3_presign: bool = _setting(False, "Downloads redirect (302) to a presigned S3 URL instead of passing "
+                                       "through the API.")
     convert_timeout: float = _setting(120.0, "Seconds one LibreOffice conversion may take before the instance "
                                              "is killed.", minimum=0.1)
     render_timeout: float = _setting(5.0, "CPU seconds the docxtpl fill of one job may take (the 2 000-row "
@@ -119,6 +131,12 @@ class Settings:
             found.append(f"WENSHU_ENV must be one of {', '.join(ENVIRONMENTS)}, not {self.env!r}")
         if self.env == "production" and not self.api_keys:
             found.append("WENSHU_ENV=production requires WENSHU_API_KEYS (comma-separated bearer keys)")
+        if self.result_store not in RESULT_STORES:
+            found.append(f"WENSHU_RESULT_STORE must be one of {', '.join(RESULT_STORES)}, not {self.result_store!r}")
+        if self.result_store == "s3" and not self.s3_bucket:
+            found.append("WENSHU_RESULT_STORE=s3 requires WENSHU_S3_BUCKET (an existing bucket)")
+        if bool(self.s3_access_key) != bool(self.s3_secret_key):
+            found.append("WENSHU_S3_ACCESS_KEY and WENSHU_S3_SECRET_KEY are set together or not at all")
         return found
 
     def validate(self) -> None:

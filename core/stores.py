@@ -3,8 +3,8 @@
 Redis is the only state the API and the workers share, so they can run on different hosts.
 The key names are in :mod:`core.keys`.
 
-Result bytes sit behind :class:`ResultStore` (put/get/delete with TTL) so that, at volume,
-PDFs can move to an S3-compatible store while Redis keeps only the queue and job state.
+Result files are not here: :mod:`core.result_stores` keeps them (Redis, a directory or S3), so
+that at volume Redis keeps only the queue, job documents and signals.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from redis import Redis
 from redis.client import Pipeline
@@ -25,31 +25,6 @@ from .payload import CANCELLED, JobDocument, TemplateRef
 def now_iso() -> str:
     """UTC timestamp with milliseconds, as job documents carry it."""
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-class ResultStore(Protocol):
-    """Where result files live. Redis here; an object store at scale."""
-
-    def put(self, key: str, data: bytes, ttl: int) -> None: ...
-    def get(self, key: str) -> bytes | None: ...
-    def delete(self, *keys: str) -> None: ...
-
-
-class RedisResultStore:
-    """Result files as plain Redis strings with a TTL."""
-
-    def __init__(self, redis: Redis) -> None:
-        self.redis = redis
-
-    def put(self, key: str, data: bytes, ttl: int) -> None:
-        self.redis.set(key, data, ex=ttl)
-
-    def get(self, key: str) -> bytes | None:
-        return self.redis.get(key)
-
-    def delete(self, *keys: str) -> None:
-        if keys:
-            self.redis.delete(*keys)
 
 
 ENDED_SIGNAL_TTL = 120

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import re
@@ -10,7 +9,7 @@ import time
 import uuid
 from typing import Any
 
-from flask import Blueprint, Response, request, send_file
+from flask import Blueprint, Response, redirect, request, send_file, stream_with_context
 from rq import Retry
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
@@ -18,6 +17,7 @@ from rq.job import Job
 from core.errors import BadRequest, Gone, NotFound, QueueFull, UnsupportedMediaType
 from core.formats import MIME_TYPES
 from core.payload import CANCELLED, QUEUED, JobDocument, RenderPayload, TemplateRef
+from core.result_stores import content_disposition
 from core.stores import now_iso
 from core.webhooks import check_callback_url
 
@@ -199,12 +199,27 @@ def get_render(job_id: str):
 
 
 def _send_file(job_id: str, meta: dict) -> Response:
-    data = state().results.get(state().keys.file(job_id, meta["name"]))
-    if data is None:
+    """The file from the result store: from disk, streamed in chunks, or a redirect to a presigned
+    URL — never read whole into the API's memory (except from the Redis store, where it already is)."""
+    stored = state().results.open(job_id, meta["name"])
+    if stored is None:
         raise Gone(f"{meta['name']} has expired: files are kept WENSHU_RESULT_TTL="
                    f"{state().settings.result_ttl} s", reason="expired")
+    if stored.url is not None:
+        response = redirect(stored.url, code=302)
+        response.headers["Cache-Control"] = "no-store"  # the URL itself expires
+        return response
+    body = stored.path if stored.path is not None else stored.stream
+    if stored.stream is not None and not stored.stream.seekable():
+        body = stream_with_context(stored.chunks())
+        response = Response(body, mimetype=MIME_TYPES[meta["format"]], direct_passthrough=True)
+        response.content_length = stored.size
+        response.headers["Content-Disposition"] = content_disposition(meta["name"])
+        response.set_etag(meta["sha256"])
+        response.cache_control.max_age = 0
+        return response.make_conditional(request)
     # send_file writes Content-Disposition with an RFC 5987 filename* for non-ASCII names.
-    return send_file(io.BytesIO(data), mimetype=MIME_TYPES[meta["format"]], as_attachment=True,
+    return send_file(body, mimetype=MIME_TYPES[meta["format"]], as_attachment=True,
                      download_name=meta["name"], etag=meta["sha256"], max_age=0)
 
 
@@ -234,6 +249,6 @@ def delete_render(job_id: str):
             # execution it is removing appears or vanishes meanwhile): the document is already
             # cancelled, so that worker skips it; the delete goes on either way.
             log.info("render %s was taken by a worker while being cancelled", job_id)
-    st.results.delete(*(st.keys.file(job_id, f["name"]) for f in doc.files))
+    st.results.delete(job_id, [f["name"] for f in doc.files])
     st.jobs.delete(job_id, status)  # leaves a tombstone: GET answers 410 "deleted" from now on
     return Response(status=204)

@@ -9,8 +9,9 @@ from redis import Redis
 from rq import Queue
 
 from core.keys import Keys
+from core.result_stores import ResultStore, build_result_store
 from core.settings import Settings
-from core.stores import JobStore, RedisResultStore, TemplateStore
+from core.stores import JobStore, TemplateStore
 
 from .registry import Registry
 
@@ -22,7 +23,7 @@ class ServiceState:
     keys: Keys
     queue: Queue
     jobs: JobStore
-    results: RedisResultStore
+    results: ResultStore
     templates: TemplateStore
     registry: Registry
 
@@ -35,7 +36,7 @@ class ServiceState:
         templates = TemplateStore(redis, keys)
         return cls(settings=settings, redis=redis, keys=keys,
                    queue=Queue(settings.queue, connection=redis),
-                   jobs=JobStore(redis, keys, settings.result_ttl), results=RedisResultStore(redis),
+                   jobs=JobStore(redis, keys, settings.result_ttl), results=build_result_store(settings, redis),
                    templates=templates, registry=Registry(templates, settings.templates_dir, settings.rule_timeout))
 
 

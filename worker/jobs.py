@@ -23,8 +23,9 @@ from core.formats import MIME_TYPES
 from core.keys import Keys
 from core.metrics import MetricsRecorder
 from core.payload import JobDocument, RenderPayload
+from core.result_stores import build_result_store
 from core.settings import Settings
-from core.stores import JobStore, RedisResultStore, TemplateStore, now_iso
+from core.stores import JobStore, TemplateStore, now_iso
 from core.webhooks import deliver_in_background
 
 from .libreoffice import Supervisor
@@ -66,7 +67,7 @@ class Engine:
         self.keys = Keys(settings.key_prefix)
         self.jobs = JobStore(redis, self.keys, settings.result_ttl)
         self.templates = TemplateStore(redis, self.keys)
-        self.results = RedisResultStore(redis)
+        self.results = build_result_store(settings, redis)
         self.metrics = MetricsRecorder(redis, self.keys)
         self.pipeline = Pipeline(settings, Supervisor(settings, on_restart=self.metrics.libreoffice_restarted))
 
@@ -113,7 +114,7 @@ class Engine:
         files = []
         for fmt, data in output.files.items():
             name = f"{payload.basename}.{fmt}"
-            self.results.put(self.keys.file(job_id, name), data, self.settings.result_ttl)
+            self.results.put(job_id, name, data)
             files.append({"name": name, "format": fmt, "content_type": MIME_TYPES[fmt], "size": len(data),
                           "sha256": hashlib.sha256(data).hexdigest(),
                           "url": f"/v1/renders/{job_id}/files/{quote(name)}"})

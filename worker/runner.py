@@ -32,10 +32,12 @@ from rq.worker import SimpleWorker
 
 from core.errors import ConversionFailed
 from core.keys import Keys
+from core.result_stores import build_result_store
 from core.settings import Settings
 from core.stores import JobStore, now_iso
 
 from .jobs import Engine
+from .result_sweep import ResultSweeper
 
 log = logging.getLogger("wenshu.worker")
 
@@ -212,6 +214,7 @@ def run_pool(settings: Settings, processes: int) -> int:
     children: dict[int, tuple[subprocess.Popen, str]] = {}
     cmd = [sys.executable, "-m", "worker.runner"]
     redis = Redis.from_url(settings.redis_url)
+    results = ResultSweeper(redis, settings, build_result_store(settings, redis))
 
     def spawn(slot: int) -> None:
         name = f"wenshu-{uuid.uuid4().hex}"
@@ -237,6 +240,10 @@ def run_pool(settings: Settings, processes: int) -> int:
                 sweep_orphans(redis, settings)
             except Exception:  # noqa: BLE001 - Redis down: try again at the next sweep
                 log.exception("could not sweep for orphaned jobs")
+            try:
+                results.maybe_sweep()
+            except Exception:  # noqa: BLE001 - Redis or the store unreachable: try again later
+                log.exception("could not sweep expired result files")
         for slot, (child, name) in list(children.items()):
             if child.poll() is not None and not stopping.is_set():
                 log.warning("worker %d (pid %d) exited with %s; restarting", slot, child.pid, child.returncode)

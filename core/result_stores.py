@@ -1,0 +1,240 @@
+"""Where result files live: Redis (small deployments), a directory, or an S3-compatible bucket.
+
+Files are addressed by job id + file name, whatever the store::
+
+    store.put(job_id, name, data)        # the worker, once per produced file
+    store.open(job_id, name)             # -> StoredFile | None (None: gone)
+    store.exists(job_id, name)
+    store.delete(job_id, names)          # DELETE of a render
+    store.sweep(has_document)            # the worker pool: files of jobs whose document expired
+
+Redis keeps a file as a string with the job's TTL (every byte of every PDF in Redis memory for
+WENSHU_RESULT_TTL: fine for a few hundred jobs a day). The directory and S3 stores keep nothing
+in Redis; their files are removed by :meth:`sweep` once the job's document has expired, while
+the job's tombstone (core.stores) keeps answering 410.
+
+No user text reaches a path or an object key: the job id must be a plain token and the file
+name is stored under its SHA-256 digest (so ``../x`` or a 300-byte Chinese name are harmless).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+import time
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Protocol
+from urllib.parse import quote
+
+from redis import Redis
+
+from .errors import ConfigError, WenshuError
+from .keys import Keys
+from .settings import Settings
+
+JOB_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+"""What a job id (or any id a file is filed under) may look like: never a path."""
+SWEEP_GRACE_SECONDS = 300
+"""Files younger than this (or than WENSHU_RESULT_TTL, if shorter) are never swept: a file filed
+under an id whose document is written just after it must not be taken for an orphan."""
+CHUNK_BYTES = 64 * 1024
+"""Read size when a file is streamed to a client."""
+
+
+@dataclass
+class StoredFile:
+    """One stored file opened for reading: exactly one of ``path``, ``stream`` or ``url`` is set.
+
+    ``path``: a local file (send it from disk); ``stream``: a readable binary object (close it);
+    ``url``: a presigned URL the client should be redirected to.
+    """
+
+    size: int
+    path: Path | None = None
+    stream: IO[bytes] | None = None
+    url: str | None = None
+
+    def chunks(self) -> Iterator[bytes]:
+        """The content in CHUNK_BYTES pieces (closes the stream at the end)."""
+        if self.url is not None:
+            raise ValueError("a presigned file is read by its client, not here")
+        source = self.stream if self.stream is not None else open(self.path, "rb")  # noqa: SIM115
+        try:
+            while chunk := source.read(CHUNK_BYTES):
+                yield chunk
+        finally:
+            source.close()
+
+    def read(self) -> bytes:
+        """The whole content (for small files and tests; downloads stream :meth:`chunks`)."""
+        return b"".join(self.chunks())
+
+
+class ResultStore(Protocol):
+    """Result files by job id + name. Every implementation is safe to share across hosts."""
+
+    kind: str
+
+    def put(self, job_id: str, name: str, data: bytes) -> None: ...
+    def open(self, job_id: str, name: str) -> StoredFile | None: ...
+    def exists(self, job_id: str, name: str) -> bool: ...
+    def delete(self, job_id: str, names: Iterable[str]) -> None: ...
+    def sweep(self, has_document: Callable[[list[str]], list[bool]]) -> int: ...
+    def size(self) -> int: ...
+
+
+def content_disposition(name: str) -> str:
+    """``attachment`` with an ASCII fallback and the RFC 5987 UTF-8 name (as Werkzeug's send_file
+    writes it; the worker may not import Werkzeug, and S3 presigned URLs need the same header)."""
+    simple = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    simple = simple.replace("\\", "_").replace('"', "_")
+    if simple == name:
+        return f'attachment; filename="{name}"'
+    return f"attachment; filename=\"{simple}\"; filename*=UTF-8''{quote(name, safe='!#$&+^`|~')}"
+
+
+def check_job_id(job_id: str) -> str:
+    """``job_id`` if it is a plain token; a WenshuError otherwise (it would name a path)."""
+    if not JOB_TOKEN.match(job_id or ""):
+        raise WenshuError(f"not a job id a file can be stored under: {job_id!r}")
+    return job_id
+
+
+def stored_name(name: str) -> str:
+    """The name a file is kept under: a digest of its real name, plus its extension when plain."""
+    ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    suffix = "." + ext if re.fullmatch(r"[a-z0-9]{1,8}", ext) else ""
+    return hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:40] + suffix
+
+
+class RedisResultStore:
+    """Files as Redis strings expiring with the job (``{p}:file:{id}:{name}``)."""
+
+    kind = "redis"
+
+    def __init__(self, redis: Redis, keys: Keys, ttl: int) -> None:
+        self.redis, self.keys, self.ttl = redis, keys, ttl
+
+    def put(self, job_id: str, name: str, data: bytes) -> None:
+        self.redis.set(self.keys.file(check_job_id(job_id), name), data, ex=self.ttl)
+
+    def open(self, job_id: str, name: str) -> StoredFile | None:
+        import io
+
+        data = self.redis.get(self.keys.file(check_job_id(job_id), name))
+        return None if data is None else StoredFile(size=len(data), stream=io.BytesIO(data))
+
+    def exists(self, job_id: str, name: str) -> bool:
+        return bool(self.redis.exists(self.keys.file(check_job_id(job_id), name)))
+
+    def delete(self, job_id: str, names: Iterable[str]) -> None:
+        keys = [self.keys.file(check_job_id(job_id), n) for n in names]
+        if keys:
+            self.redis.delete(*keys)
+
+    def sweep(self, has_document: Callable[[list[str]], list[bool]]) -> int:
+        return 0  # Redis expires the files itself
+
+    def size(self) -> int:
+        """Bytes of result files held (a SCAN: for benchmarks, not for requests)."""
+        total = 0
+        for key in self.redis.scan_iter(match=self.keys.file("*", "*"), count=500):
+            total += self.redis.strlen(key)
+        return total
+
+
+class FsResultStore:
+    """Files in a directory (``{root}/{job id}/{digest}.{ext}``), e.g. a volume shared by all hosts.
+
+    Writes go to a temporary file in the same directory, fsynced, then renamed into place, so a
+    reader sees the whole file or none, even on another host of an NFS-style volume.
+    """
+
+    kind = "fs"
+
+    def __init__(self, root: Path, grace: float = SWEEP_GRACE_SECONDS) -> None:
+        self.root, self.grace = Path(root), grace
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"WENSHU_RESULT_DIR={root} cannot be created: {exc.strerror}") from exc
+        if not os.access(self.root, os.W_OK | os.X_OK):
+            raise ConfigError(f"WENSHU_RESULT_DIR={root} is not writable by this process")
+
+    def _dir(self, job_id: str) -> Path:
+        return self.root / check_job_id(job_id)
+
+    def _path(self, job_id: str, name: str) -> Path:
+        return self._dir(job_id) / stored_name(name)
+
+    def put(self, job_id: str, name: str, data: bytes) -> None:
+        folder = self._dir(job_id)
+        folder.mkdir(exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".part-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, self._path(job_id, name))
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def open(self, job_id: str, name: str) -> StoredFile | None:
+        path = self._path(job_id, name)
+        try:
+            return StoredFile(size=path.stat().st_size, path=path)
+        except FileNotFoundError:
+            return None
+
+    def exists(self, job_id: str, name: str) -> bool:
+        return self._path(job_id, name).is_file()
+
+    def delete(self, job_id: str, names: Iterable[str]) -> None:
+        for name in names:
+            self._path(job_id, name).unlink(missing_ok=True)
+        try:
+            self._dir(job_id).rmdir()
+        except OSError:
+            pass  # not empty (another file of the job) or already gone
+
+    def sweep(self, has_document: Callable[[list[str]], list[bool]]) -> int:
+        """Remove the folders of jobs whose document is gone; how many were removed."""
+        cutoff = time.time() - self.grace
+        candidates = []
+        for entry in os.scandir(self.root):
+            try:
+                if entry.is_dir(follow_symlinks=False) and JOB_TOKEN.match(entry.name) \
+                        and entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                    candidates.append(entry.name)
+            except FileNotFoundError:
+                continue  # removed meanwhile (another pool swept it)
+        removed = 0
+        for start in range(0, len(candidates), 500):
+            batch = candidates[start:start + 500]
+            for job_id, alive in zip(batch, has_document(batch), strict=True):
+                if not alive:
+                    shutil.rmtree(self.root / job_id, ignore_errors=True)
+                    removed += 1
+        return removed
+
+    def size(self) -> int:
+        return sum(f.stat().st_size for f in self.root.glob("*/*") if f.is_file())
+
+
+def build_result_store(settings: Settings, redis: Redis) -> ResultStore:
+    """The store WENSHU_RESULT_STORE names, checked now (a bad directory or bucket stops the start)."""
+    if settings.result_store == "fs":
+        return FsResultStore(settings.result_dir, min(SWEEP_GRACE_SECONDS, settings.result_ttl))
+    if settings.result_store == "s3":
+        from .s3_store import S3ResultStore
+
+        return S3ResultStore.from_settings(settings)
+    return RedisResultStore(redis, Keys(settings.key_prefix), settings.result_ttl)

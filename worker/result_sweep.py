@@ -1,0 +1,58 @@
+"""The worker pool's sweep of result files whose job has expired (directory and S3 stores).
+
+Redis expires its own keys; a directory or a bucket does not. Every pool sweeps now and then, and a
+short Redis lock makes one pool per interval do it, however many hosts run pools. A job's files go
+once its document is gone (expired, or deleted and not yet removed); its tombstone stays in Redis,
+so its URLs keep answering 410.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+from redis import Redis
+
+from core.keys import Keys
+from core.result_stores import SWEEP_GRACE_SECONDS, ResultStore
+from core.settings import Settings
+
+log = logging.getLogger("wenshu.worker")
+
+MIN_INTERVAL_SECONDS = 10
+"""Shortest time between two sweeps (tests run with a TTL of seconds)."""
+
+
+def interval(settings: Settings) -> float:
+    """Seconds between sweeps: the TTL (files outlive their job by at most about that), ≤ 5 min."""
+    return max(MIN_INTERVAL_SECONDS, min(SWEEP_GRACE_SECONDS, settings.result_ttl))
+
+
+def documents_exist(redis: Redis, keys: Keys, job_ids: list[str]) -> list[bool]:
+    """Whether each job still has its document (one round trip)."""
+    pipe = redis.pipeline(transaction=False)
+    for job_id in job_ids:
+        pipe.exists(keys.job(job_id))
+    return [bool(n) for n in pipe.execute()]
+
+
+class ResultSweeper:
+    """Called by the pool's loop; sweeps when its interval has passed and no other pool holds the lock."""
+
+    def __init__(self, redis: Redis, settings: Settings, store: ResultStore) -> None:
+        self.redis, self.store, self.keys = redis, store, Keys(settings.key_prefix)
+        self.every = interval(settings)
+        self.next = 0.0
+
+    def maybe_sweep(self) -> int | None:
+        """Files of how many expired jobs were removed; None when it was not this pool's turn."""
+        if self.store.kind == "redis" or time.monotonic() < self.next:
+            return None
+        self.next = time.monotonic() + self.every
+        if not self.redis.set(f"{self.keys.prefix}:result-sweep", os.getpid(), nx=True, ex=int(self.every)):
+            return None  # another pool swept within the interval
+        removed = self.store.sweep(lambda ids: documents_exist(self.redis, self.keys, ids))
+        if removed:
+            log.info("removed the result files of %d expired jobs", removed)
+        return removed
