@@ -15,13 +15,15 @@ from redis.exceptions import RedisError
 from core.errors import Unauthorized
 from core.settings import Settings
 
-from . import ops, renders, templates_api
+from . import batches, idempotency, listing, ops, previews, renders, studio, templates_api
+from .multipart import WenshuRequest
 from .problems import register_error_handlers
 from .state import ServiceState
 
 log = logging.getLogger("wenshu.api")
 
-OPEN_PATHS = ("/healthz", "/readyz", "/metrics", "/openapi.json", "/docs")
+# The studio page and its assets are open; the API calls it makes send the key the author types in.
+OPEN_PATHS = ("/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/studio")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -29,6 +31,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     """Build the API. Tests pass their own Settings; production reads the environment."""
     settings = settings or Settings.from_env()
     app = Flask(__name__)
+    app.request_class = WenshuRequest  # a file part without a filename keeps its bytes
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body
     # One limit for the whole body: Werkzeug would otherwise cap a multipart text field at 500 kB
     # and answer 413 naming a limit no setting controls.
@@ -42,8 +45,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         log.warning("WENSHU_API_KEYS is empty: the API is open to anyone who can reach it (development only)")
     _install_request_hooks(app, settings)
     register_error_handlers(app)
-    for bp in (renders.bp, templates_api.bp, ops.bp):
+    for bp in (renders.bp, templates_api.bp, ops.bp, previews.bp, studio.bp, batches.bp, listing.bp):
         app.register_blueprint(bp)
+    app.after_request(idempotency.release_failed_claim)  # a failed POST gives its Idempotency-Key back
     return app
 
 

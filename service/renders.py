@@ -21,8 +21,12 @@ from core.result_stores import content_disposition
 from core.stores import now_iso
 from core.webhooks import check_callback_url
 
+from . import idempotency, render_cache
+from .listing import index_render
+from .multipart import part_bytes, received_parts
 from .quota import JobQuota, client_id, held_waits
 from .registry import version_of
+from .render_query import RenderQuery, check_download_route, check_render_query
 from .state import state
 from .template_checks import check_template
 from .validation import parse_json, validate_data, validate_request
@@ -50,10 +54,10 @@ def _read_request() -> tuple[dict[str, Any], bytes | None]:
     if request.mimetype == "application/json":
         return validate_request(parse_json(request.get_data(), "the request body", s.json_max_depth)), None
     if request.mimetype == "multipart/form-data":
-        upload = request.files.get("template")
+        upload = part_bytes("template")  # with or without a filename
         if upload is None:
-            raise BadRequest("multipart renders need a 'template' file part (.docx)",
-                             errors=[{"path": "template", "message": "missing part"}])
+            raise BadRequest(f"multipart renders need a 'template' part (the .docx); parts received: "
+                             f"{received_parts()}", errors=[{"path": "template", "message": "missing part"}])
         if "data" not in request.form and "data" not in request.files:
             raise BadRequest("multipart renders need a 'data' part (JSON)",
                              errors=[{"path": "data", "message": "missing part"}])
@@ -65,7 +69,7 @@ def _read_request() -> tuple[dict[str, Any], bytes | None]:
             if not isinstance(body, dict):
                 raise BadRequest("the 'options' part must be a JSON object")
         body["data"] = parse_json(data_raw, "the 'data' part", s.json_max_depth)
-        return validate_request(body), upload.read()
+        return validate_request(body), upload
     raise UnsupportedMediaType("POST /v1/renders takes application/json or multipart/form-data",
                                errors=[{"path": "Content-Type", "message": f"got {request.mimetype or 'none'}"}])
 
@@ -74,6 +78,9 @@ def _read_request() -> tuple[dict[str, Any], bytes | None]:
 def create_render():
     st = state()
     body, adhoc = _read_request()
+    # ?wait and ?download are checked before anything is validated further or queued.
+    query = (check_download_route(request.args, body["formats"]) if request.endpoint == "renders.render_download"
+             else check_render_query(request.args, body["formats"], download_needs_wait=True))
     warnings: list[dict] = []
     if adhoc is not None:
         check_template(adhoc)  # tag mistakes surface now, with part and paragraph, not as a failed job
@@ -91,12 +98,19 @@ def create_render():
         ref = TemplateRef(tv.name, tv.version)
     if body.get("callback_url"):
         check_callback_url(body["callback_url"], st.settings)
+    job_id, owner = uuid.uuid4().hex, client_id()
+    replay = idempotency.claim("render", owner, idempotency.fingerprint(body, adhoc), job_id, exists=_known)
+    if replay:  # the same Idempotency-Key and body again: the job the first request made
+        return idempotency.mark_replayed(_respond(replay, _job(replay), query))
+    cache = render_cache.cache_key(owner, body, ref, _basename(body.get("filename"), ref.name))
+    cached = render_cache.reuse(cache, job_id, warnings, body.get("callback_url"))
+    if cached is not None:
+        index_render(owner, job_id)
+        return _respond(job_id, cached, query, created=True)
     queued = st.queue.count
     if queued >= st.settings.max_queue:
         raise QueueFull(f"{queued} jobs are queued (limit WENSHU_MAX_QUEUE={st.settings.max_queue}); "
                         "retry later", retry_after=5)
-    job_id = uuid.uuid4().hex
-    owner = client_id()
     # Per-key fairness: one client's backlog must not occupy every worker (WENSHU_MAX_JOBS_PER_KEY).
     quota = JobQuota(st.redis, st.keys, st.settings.max_jobs_per_key, st.settings.result_ttl)
     quota.admit(owner, job_id)
@@ -104,27 +118,30 @@ def create_render():
                       warnings=warnings, created_at=now_iso())
     st.jobs.create(doc)
     quota.confirm(owner, job_id)
+    index_render(owner, job_id)
+    render_cache.remember(cache, job_id)
     payload = RenderPayload(id=job_id, template=ref, data=body["data"], formats=tuple(body["formats"]),
                             options=body.get("options") or {}, basename=_basename(body.get("filename"), ref.name),
                             callback_url=body.get("callback_url"), owner=owner)
     st.queue.enqueue("worker.jobs.render_job", payload.to_dict(), job_id=job_id, job_timeout=st.settings.job_timeout,
                      result_ttl=0, failure_ttl=st.settings.result_ttl, retry=Retry(max=1))
-    return _respond(job_id, doc, created=True)
+    return _respond(job_id, doc, query, created=True)
 
 
-def _respond(job_id: str, doc: JobDocument, created: bool = False) -> Response:
+@bp.post("/v1/renders/download")
+def render_download():
+    """renderDownload: a render answered with its file (its own operation, so a generated client
+    gets bytes here and a Job from createRender; ``?download`` on createRender does the same)."""
+    return create_render()
+
+
+def _respond(job_id: str, doc: JobDocument, query: RenderQuery, created: bool = False) -> Response:
     st = state()
-    wait = request.args.get("wait")
-    if wait is not None:
-        try:
-            seconds = min(float(wait), st.settings.max_wait)
-        except ValueError:
-            raise BadRequest("wait must be a number of seconds",
-                             errors=[{"path": "?wait", "message": "not a number"}]) from None
-        doc, busy = _wait_if_a_slot_is_free(job_id, doc, seconds)
+    if query.wait is not None:
+        doc, busy = _wait_if_a_slot_is_free(job_id, doc, min(query.wait, st.settings.max_wait))
     else:
         busy = False
-    download = request.args.get("download")
+    download = query.download
     if download and doc.status == "finished":
         match = [f for f in doc.files if f["format"] == download]
         if not match:
@@ -169,6 +186,11 @@ def _wait_for(job_id: str, seconds: float) -> JobDocument | None:
         jobs.wait_ended(job_id, min(remaining, WAIT_SLICE_SECONDS))
 
 
+def _known(job_id: str) -> bool:
+    """A job exists, or existed (its tombstone says so): an Idempotency-Key replay answers with it."""
+    return state().jobs.get(job_id) is not None or state().jobs.tombstone(job_id) is not None
+
+
 def _job(job_id: str) -> JobDocument:
     """The job's document; 410 if it expired or was deleted (its tombstone says which), else 404."""
     jobs = state().jobs
@@ -195,7 +217,8 @@ def _gone(job_id: str, tombstone: dict[str, Any]) -> Gone:
 
 @bp.get("/v1/renders/<job_id>")
 def get_render(job_id: str):
-    return _respond(job_id, _job(job_id))
+    doc = _job(job_id)
+    return _respond(job_id, doc, check_render_query(request.args, doc.formats, download_needs_wait=False))
 
 
 def _send_file(job_id: str, meta: dict) -> Response:

@@ -10,7 +10,9 @@ from flask import Blueprint, Response, jsonify, request, send_file
 
 from core.errors import BadRequest, NotFound
 
+from .multipart import part_bytes, received_parts
 from .registry import TemplateVersion
+from .schema_gaps import undefined_in_schema
 from .state import state
 from .template_checks import lint_report
 from .validation import parse_json
@@ -20,10 +22,15 @@ DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.docu
 
 
 def _uploaded_docx() -> bytes:
-    if request.mimetype != "multipart/form-data" or "file" not in request.files:
-        raise BadRequest("send the template as multipart/form-data with a 'file' part (.docx)",
+    if request.mimetype != "multipart/form-data":
+        raise BadRequest(f"send the template as multipart/form-data with a 'file' part (.docx); "
+                         f"got Content-Type {request.mimetype or 'none'}",
+                         errors=[{"path": "Content-Type", "message": "not multipart/form-data"}])
+    docx = part_bytes("file")
+    if docx is None:  # a part without a filename is accepted too (curl -F "file=<t.docx")
+        raise BadRequest(f"the multipart request has no 'file' part (the .docx); parts received: {received_parts()}",
                          errors=[{"path": "file", "message": "missing part"}])
-    return request.files["file"].read()
+    return docx
 
 
 def _json_part(name: str) -> Any:
@@ -50,11 +57,13 @@ def get_template(name: str):
 def put_template(name: str):
     docx = _uploaded_docx()
     meta = _json_part("meta") or {}
+    schema = _json_part("schema")
     version, created = state().registry.register(
-        name, docx, schema=_json_part("schema"), rules=_json_part("rules"), sample=_json_part("sample"),
+        name, docx, schema=schema, rules=_json_part("rules"), sample=_json_part("sample"),
         title=request.form.get("title") or meta.get("title"), formats=meta.get("formats"))
+    warnings = undefined_in_schema(state().registry.resolve(name, version).meta.get("variables", []), schema)
     # The same .docx and contract again: the version already exists, nothing changed → 200, not 201.
-    response = jsonify({"name": name, "version": version, "created": created})
+    response = jsonify({"name": name, "version": version, "created": created, "warnings": warnings})
     response.status_code = 201 if created else 200
     response.headers["Location"] = f"/v1/templates/{name}"
     return response
