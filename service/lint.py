@@ -29,8 +29,10 @@ from jinja2.exceptions import TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 from lxml import etree
 
+from core import variables as tree_of
 from core.errors import TemplateRejected
 from core.sandbox import make_environment
+from core.skeleton import skeleton
 
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 _P, _T, _TR, _TC = (f"{{{W}}}{n}" for n in ("p", "t", "tr", "tc"))
@@ -63,7 +65,9 @@ def lint_docx(data: bytes) -> dict[str, Any]:
 
     Returns:
         ``{"ok": bool, "variables": [sorted top-level names],
-        "problems": [{"part", "paragraph" (1-based or None), "tag", "message"}]}``
+        "problems": [{"part", "paragraph" (1-based or None), "tag", "message"}],
+        "variable_tree": [{name, path, kind, children}], "variable_paths": [...],
+        "skeleton": {"schema", "sample"}}`` (see core.variables and core.skeleton)
 
     Raises:
         TemplateRejected: the bytes are not a .docx (not a zip, no word/document.xml).
@@ -71,6 +75,7 @@ def lint_docx(data: bytes) -> dict[str, Any]:
     env = make_environment()
     problems: list[dict[str, Any]] = []
     variables: set[str] = set()
+    trie = tree_of.Trie()
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             names = sorted((n for n in archive.namelist() if _STORY.match(n)), key=_part_order)
@@ -83,14 +88,21 @@ def lint_docx(data: bytes) -> dict[str, Any]:
             {"part": "", "message": f"not a .docx: {exc}", "found": "not-docx"}]) from exc
     for name, raw in parts.items():
         root = etree.fromstring(raw, etree.XMLParser(resolve_entities=False, no_network=True))
-        found = _PartLinter(name, env).run(root)
+        linter = _PartLinter(name, env)
+        found = linter.run(root)
         ast, whole = _parse_part(name, root, env)
         problems.extend(found or whole)
         if ast is not None:
             variables |= _variables(ast, env)
+        # a part that does not parse still shows the variables of the tags that do
+        ast = ast or tree_of.parse_tags(env, linter.sources)
+        if ast is not None:
+            tree_of.collect(ast, trie, frozenset(env.globals))
     if core is not None:
-        problems.extend(_lint_properties(core, env, variables))
-    return {"ok": not problems, "variables": sorted(variables), "problems": problems}
+        problems.extend(_lint_properties(core, env, variables, trie))
+    nested = tree_of.tree(trie)
+    return {"ok": not problems, "variables": sorted(variables), "problems": problems,
+            "variable_tree": nested, "variable_paths": tree_of.paths(nested), "skeleton": skeleton(trie)}
 
 
 def _part_order(name: str) -> tuple[int, int, str]:
@@ -111,6 +123,7 @@ class _PartLinter:
         self.env = env
         self.problems: list[dict[str, Any]] = []
         self.stack: list[tuple[str, str, int, str]] = []  # open blocks: keyword, level, paragraph, tag
+        self.sources: list[str] = []  # every tag as Jinja source, for core.variables.parse_tags
 
     def run(self, root: etree._Element) -> list[dict[str, Any]]:
         for number, paragraph in enumerate(root.iter(_P), 1):
@@ -158,6 +171,7 @@ class _PartLinter:
         if kind == "{#":
             return
         body = body.translate(_SMART_QUOTES).strip().strip("-+").strip()
+        self.sources.append(f"{kind} {body} {_CLOSE[kind]}")
         if kind == "{{":
             self._check_source(number, raw, "{{ " + body + " }}", "expression")
         else:
@@ -314,7 +328,8 @@ def _line_paragraph(source: str, lineno: int | None) -> int | None:
     return int(marker.group(1))
 
 
-def _lint_properties(core: bytes, env: SandboxedEnvironment, variables: set[str]) -> list[dict[str, Any]]:
+def _lint_properties(core: bytes, env: SandboxedEnvironment, variables: set[str],
+                     trie: tree_of.Trie) -> list[dict[str, Any]]:
     """docxtpl renders the title, subject, author... properties as templates too."""
     problems = []
     root = etree.fromstring(core, etree.XMLParser(resolve_entities=False, no_network=True))
@@ -329,6 +344,7 @@ def _lint_properties(core: bytes, env: SandboxedEnvironment, variables: set[str]
                                      f"document property '{name}' does not parse: {exc.message}"))
             continue
         variables |= _variables(ast, env)
+        tree_of.collect(ast, trie, frozenset(env.globals))
         problems += [_problem("docProps/core.xml", None, element.text[:80], message)
                      for message in _unknown_names(ast, env)]
     return problems

@@ -24,8 +24,10 @@ from typing import Any
 from core.errors import Conflict, NotFound, Unprocessable
 from core.formats import FORMATS
 from core.stores import TemplateStore, now_iso
+from core.variables import paths as variable_paths
 
 from .contracts import DataValidator, check_schema, compile_validator
+from .lint import lint_docx
 from .rules import validate_rules
 from .template_checks import check_template
 from .validation import validate_data
@@ -168,7 +170,8 @@ class Registry:
         if sample is not None:
             validate_data(sample, schema, rules, pointer_prefix="/sample", rule_timeout=self.rule_timeout)
         meta = {"name": name, "title": title, "formats": formats,
-                "variables": lint["variables"], "bundled": bundled, "created_at": now_iso()}
+                "variables": lint["variables"], "variable_tree": lint["variable_tree"],
+                "bundled": bundled, "created_at": now_iso()}
         created = self.store.put_version(name, version, docx, schema, rules, sample, meta)
         return version, created
 
@@ -218,7 +221,14 @@ class Registry:
         return {"name": name, "version": tv.version, "title": tv.meta.get("title", name),
                 "formats": tv.meta.get("formats", list(FORMATS)), "versions": self.store.versions(name),
                 "variables": tv.meta.get("variables", []), "schema": tv.schema, "rules": tv.rules,
-                "bundled": tv.meta.get("bundled", False)}
+                "bundled": tv.meta.get("bundled", False), **self._variable_tree(tv)}
+
+    def _variable_tree(self, tv: TemplateVersion) -> dict[str, Any]:
+        """The nested variables; a version stored before they were kept is linted again for them."""
+        nested = tv.meta.get("variable_tree")
+        if nested is None:
+            nested = lint_docx(self.store.field(tv.name, tv.version, "docx"))["variable_tree"]
+        return {"variable_tree": nested, "variable_paths": variable_paths(nested)}
 
     def delete(self, name: str) -> None:
         self.ensure_bundled()

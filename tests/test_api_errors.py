@@ -249,7 +249,8 @@ def test_lint_of_a_broken_tag_says_where_it_is(api):
 def test_lint_of_a_clean_template_lists_its_variables(api):
     docx = docx_with("Dear {{ customer.name }},", "{{ total|thousands }}")
     result = multipart(api, {"file": (io.BytesIO(docx), "letter.docx")}, path=LINT).get_json()
-    assert result == {"ok": True, "variables": ["customer", "total"], "problems": []}
+    assert (result["ok"], result["variables"], result["problems"]) == (True, ["customer", "total"], [])
+    assert result["variable_paths"] == ["customer", "customer.name", "total"]
 
 
 # --- authentication -------------------------------------------------------------------------

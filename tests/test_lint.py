@@ -85,8 +85,10 @@ def test_clean_template_is_ok_and_lists_its_variables():
         "{% if paid %}Paid{% else %}Due: {{ total }}{% endif %}",
         header="{{ company }}",
     ))
-    assert result == {"ok": True, "problems": [],
-                      "variables": ["company", "customer", "items", "paid", "total"]}
+    assert result | {"variable_tree": None, "skeleton": None} == {
+        "ok": True, "problems": [], "variables": ["company", "customer", "items", "paid", "total"],
+        "variable_paths": ["company", "customer", "customer.name", "items", "items[].desc", "items[].qty",
+                           "paid", "total"], "variable_tree": None, "skeleton": None}
 
 
 def test_tag_split_across_runs_is_read_as_one_tag():
@@ -130,7 +132,8 @@ def test_row_tags_inside_a_table_pass():
     data = template("Orders", table=[["{%tr for o in orders %}", ""], ["{{ o.id }}", "{{ o.total }}"],
                                      ["{%tr endfor %}", ""]])
     result = lint_docx(data)
-    assert result == {"ok": True, "variables": ["orders"], "problems": []}
+    assert (result["ok"], result["variables"], result["problems"]) == (True, ["orders"], [])
+    assert result["variable_paths"] == ["orders", "orders[].id", "orders[].total"]
 
 
 def test_mixed_paragraph_and_plain_block_tags_are_reported():
