@@ -115,6 +115,12 @@ class TemplateError(Unprocessable):
     title, slug = "Template cannot be rendered", "template-error"
 
 
+class UndefinedVariable(TemplateError):
+    """The data lacks variables the template uses, with ``options.undefined`` = ``strict``."""
+
+    title, slug = "Undefined variable", "undefined-variable"
+
+
 class UnsafeTemplate(TemplateError):
     """The sandbox stopped the template from reaching Python internals."""
 

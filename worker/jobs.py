@@ -98,7 +98,9 @@ class Engine:
         timings = {"queued": _ms_between(doc.created_at, started), **output.timings_ms}
         finished = now_iso()
         timings["total"] = _ms_between(doc.created_at, finished)
-        final = self.jobs.update(job_id, status="finished", files=files, finished_at=finished, timings_ms=timings)
+        extra = {"warnings": doc.warnings + output.warnings} if output.warnings else {}
+        final = self.jobs.update(job_id, status="finished", files=files, finished_at=finished, timings_ms=timings,
+                                 **extra)
         self._callback(payload, final)
         self.metrics.job_finished("finished", {k: v / 1000 for k, v in timings.items()})
         log.info("job finished", extra={"job_id": job_id, "template": payload.template.label(),

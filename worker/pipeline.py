@@ -11,6 +11,7 @@ from core.errors import BadRequest, RenderLimitExceeded
 from core.formats import PDFA_LEVELS
 from core.sandbox import make_environment
 from core.settings import Settings
+from core.undefined import DEFAULT_MODE
 
 from .libreoffice import Supervisor
 from .render import render_docx
@@ -22,6 +23,8 @@ class Output:
 
     files: dict[str, bytes] = field(default_factory=dict)
     timings_ms: dict[str, int] = field(default_factory=dict)
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+    """Variables the data lacks (``options.undefined`` = ``warn``), with part, paragraph and tag."""
 
 
 def pdf_filter_options(options: dict[str, Any] | None) -> list[str]:
@@ -63,7 +66,8 @@ class Pipeline:
         out = Output()
         t0 = time.perf_counter()
         docx = render_docx(template, data, timeout=self.settings.render_timeout,
-                           max_output=self.settings.max_output, env=self.environment)
+                           max_output=self.settings.max_output, env=self.environment,
+                           undefined=(options or {}).get("undefined", DEFAULT_MODE), warnings=out.warnings)
         # Defence in depth: whatever data slipped into the document (a field assembled from values,
         # markup through a filter) fails the job here, before LibreOffice or a client sees it.
         check_rendered_docx(docx)

@@ -20,25 +20,39 @@ from jinja2 import TemplateSyntaxError, UndefinedError
 from jinja2.exceptions import SecurityError
 from jinja2.exceptions import TemplateError as JinjaTemplateError
 
-from core.errors import InvalidData, RenderLimitExceeded, TemplateError, UnsafeTemplate
+from core.errors import InvalidData, RenderLimitExceeded, TemplateError, UndefinedVariable, UnsafeTemplate
 from core.sandbox import ReportEnvironment, make_environment
+from core.undefined import DEFAULT_MODE, Recorder, recording_undefined
 
+from .locate import error_location, miss_reports, part_maps, place
 from .typed import to_context
 
 
 class _Template(DocxTemplate):
     """docxtpl's template, with its tag-patching regexes remembered per part source."""
 
-    def __init__(self, source, env: ReportEnvironment) -> None:
+    def __init__(self, source, env: ReportEnvironment, recorder: Recorder | None = None) -> None:
         super().__init__(source)
         self._env = env
+        self._recorder = recorder
 
     def patch_xml(self, src_xml: str) -> str:
         return self._env.memoize("patched", src_xml, super().patch_xml)
 
+    def render_xml_part(self, src_xml, part, context, jinja_env=None):
+        if self._recorder is not None:  # so a missing variable is noted with the part it is in
+            self._recorder.part = part_name(part)
+        return super().render_xml_part(src_xml, part, context, jinja_env)
+
+
+def part_name(part) -> str | None:
+    """``word/document.xml`` for a python-docx part (None when there is none)."""
+    return str(part.partname).lstrip("/") if part is not None else None
+
 
 def render_docx(template: bytes, data: dict[str, Any], *, timeout: float | None = None,
-                max_output: int | None = None, env: ReportEnvironment | None = None) -> bytes:
+                max_output: int | None = None, env: ReportEnvironment | None = None,
+                undefined: str = DEFAULT_MODE, warnings: list[dict[str, Any]] | None = None) -> bytes:
     """Fill ``template`` with ``data`` and return the .docx bytes.
 
     Args:
@@ -47,18 +61,24 @@ def render_docx(template: bytes, data: dict[str, Any], *, timeout: float | None 
         timeout: CPU seconds the fill may take (main thread only; elsewhere unbounded).
         max_output: largest .docx accepted, in bytes.
         env: a long-lived environment whose caches make repeat renders of a template cheap.
+        undefined: what a variable the data lacks does (core/undefined.py): ``strict`` fails,
+            ``warn`` appends it to ``warnings`` with part, paragraph and tag, ``blank`` says nothing.
+        warnings: where ``warn`` mode lists the missing variables.
 
     Raises:
         TemplateError: Jinja syntax/runtime error; UnsafeTemplate: sandbox violation;
-        InvalidData: a malformed typed value; RenderLimitExceeded: time or size limit.
+        InvalidData: a malformed typed value; RenderLimitExceeded: time or size limit;
+        UndefinedVariable: ``strict`` and the data lacks variables the template uses.
     """
     env = env or make_environment()
+    recorder = Recorder() if undefined != "blank" else None
     try:
-        tpl = _Template(io.BytesIO(template), env)
+        tpl = _Template(io.BytesIO(template), env, recorder)
         tpl.get_docx()  # opens the package now, so a broken file fails here with a clear message
     except (zipfile.BadZipFile, KeyError, ValueError) as exc:
         raise TemplateError(f"the template is not a readable .docx: {exc}") from exc
-    with _cpu_time_limit(timeout):
+    maps = part_maps(template, tpl.patch_xml, env.parse)
+    with _cpu_time_limit(timeout), _undefined_as(env, recorder):
         context = to_context(data, tpl)
         try:
             tpl.render(context, jinja_env=env, autoescape=True)
@@ -70,24 +90,49 @@ def render_docx(template: bytes, data: dict[str, Any], *, timeout: float | None 
                 "run POST /v1/templates/lint for the paragraph)",
                 errors=[{"message": exc.message, "line": exc.lineno}]) from exc
         except UndefinedError as exc:
-            raise TemplateError(f"template refers to something the data lacks: {exc.message}",
-                                errors=[{"message": exc.message}]) from exc
+            where = error_location(exc, part_name(getattr(tpl, "current_rendering_part", None)), maps)
+            raise TemplateError(f"template refers to something the data lacks: {exc.message} ({place(where)})",
+                                errors=[{"message": exc.message, **where}]) from exc
         except JinjaTemplateError as exc:
-            raise TemplateError(f"template error: {exc}", errors=[{"message": str(exc)}]) from exc
+            where = error_location(exc, part_name(getattr(tpl, "current_rendering_part", None)), maps)
+            raise TemplateError(f"template error: {exc} ({place(where)})",
+                                errors=[{"message": str(exc), **where}]) from exc
         except (InvalidData, RenderLimitExceeded):
             raise
         except MemoryError as exc:
             raise RenderLimitExceeded("the template needed more memory than a render may use "
                                       "(WENSHU_WORKER_MEMORY)") from exc
         except (TypeError, ValueError, ArithmeticError, AttributeError, KeyError, IndexError) as exc:
-            raise TemplateError(f"template failed on this data: {type(exc).__name__}: {exc}",
-                                errors=[{"message": f"{type(exc).__name__}: {exc}"}]) from exc
+            where = error_location(exc, part_name(getattr(tpl, "current_rendering_part", None)), maps)
+            raise TemplateError(f"template failed on this data: {type(exc).__name__}: {exc} ({place(where)})",
+                                errors=[{"message": f"{type(exc).__name__}: {exc}", **where}]) from exc
+    if recorder is not None and recorder.misses:
+        missing = miss_reports(recorder.misses, maps)
+        if undefined == "strict":
+            names = ", ".join(dict.fromkeys(m["variable"] for m in missing))
+            raise UndefinedVariable(f"the data lacks variables the template uses: {names}", errors=missing)
+        if warnings is not None:
+            warnings.extend(missing)
     out = io.BytesIO()
     tpl.save(out)
     result = out.getvalue()
     if max_output is not None and len(result) > max_output:
         raise RenderLimitExceeded(f"the rendered .docx is {len(result)} bytes, over the {max_output}-byte limit")
     return result
+
+
+@contextmanager
+def _undefined_as(env: ReportEnvironment, recorder: Recorder | None):
+    """Missing values recorded into ``recorder`` for this render (the environment is per process)."""
+    if recorder is None:
+        yield
+        return
+    previous = env.undefined
+    env.undefined = recording_undefined(recorder)
+    try:
+        yield
+    finally:
+        env.undefined = previous
 
 
 @contextmanager
