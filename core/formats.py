@@ -13,8 +13,9 @@ MIME_TYPES = {
     "pdf": "application/pdf",
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     "odt": "application/vnd.oasis.opendocument.text",
+    "zip": "application/zip",
 }
-"""``Content-Type`` of each format's file."""
+"""``Content-Type`` of each format's file (and of a batch's ZIP, which is no render format: see FORMATS)."""
 
 PDFA_LEVELS = {"1b": 1, "2b": 2, "3b": 3}
 """``options.pdf.pdfa`` values and the ``SelectPdfVersion`` LibreOffice exports each as."""

@@ -16,6 +16,13 @@ Key layout (prefix ``wenshu`` by default)::
     {p}:metrics:*                counters and histograms (core/metrics.py)
     {p}:lo-alive:{worker}        a worker's "LibreOffice alive" mark, short TTL
     {p}:owner:{client}:jobs      sorted set of one client's jobs in flight (per-key fairness)
+    {p}:owner:{client}:renders   sorted set of one client's renders by creation time (GET /v1/renders)
+    {p}:idem:{client}:{kind}:{h} an Idempotency-Key's claim: request fingerprint + job id, TTL result_ttl
+    {p}:cache:{client}:{h}       render cache: request fingerprint → the job that rendered it, TTL result_ttl
+    {p}:batch:{id}               batch document (JSON); ``:plan`` what assembly needs, ``:records`` the
+                                 record job ids, ``:progress`` done/failed/total, ``:ended`` indexes
+                                 that ended, ``:failures`` index → problem; all TTL result_ttl.
+                                 Its ZIP and merged PDF are result files filed under the batch id.
 
 RQ keeps its own keys (``rq:*``) for the queue and its registries.
 """
@@ -65,6 +72,22 @@ class Keys:
     def owner_jobs(self, client: str) -> str:
         """Job ids one client (a hash of its API key) has in flight: the per-key job limit."""
         return f"{self.prefix}:owner:{client}:jobs"
+
+    def owner_renders(self, client: str) -> str:
+        """One client's renders, scored by creation time: the listing ``GET /v1/renders`` pages through."""
+        return f"{self.prefix}:owner:{client}:renders"
+
+    def idempotency(self, client: str, kind: str, digest: str) -> str:
+        """The claim an ``Idempotency-Key`` (hashed, as ``digest``) made for one client and endpoint."""
+        return f"{self.prefix}:idem:{client}:{kind}:{digest}"
+
+    def render_cache(self, client: str, digest: str) -> str:
+        """The job that rendered a request with this fingerprint for this client."""
+        return f"{self.prefix}:cache:{client}:{digest}"
+
+    def batch(self, batch_id: str, part: str = "") -> str:
+        """A batch's document, or one of its parts (plan, records, progress, ended, failures)."""
+        return f"{self.prefix}:batch:{batch_id}" + (f":{part}" if part else "")
 
     def lo_alive(self, worker_name: str) -> str:
         """A worker's "LibreOffice alive" mark, refreshed while it runs (readiness, orphan sweeps)."""

@@ -70,6 +70,11 @@ class RedisMetricsCollector:
         for reason, count in self._hash("lo_restarts").items():
             restarts.add_metric([reason], float(count))
         yield restarts
+        cache = CounterMetricFamily("wenshu_render_cache_lookups", "Render cache lookups, by result (hit, miss)",
+                                    labels=["result"])
+        for result, count in self._hash("render_cache").items():
+            cache.add_metric([result], float(count))
+        yield cache
         for name, doc in HISTOGRAMS.items():
             raw = self._hash(f"hist:{name}")
             buckets = [(str(b), float(raw.get(str(b), 0))) for b in BUCKETS]

@@ -82,6 +82,8 @@ class JobDocument:
     started_at: str | None = None
     finished_at: str | None = None
     timings_ms: dict[str, int] = field(default_factory=dict)
+    cached_from: str | None = None
+    """The earlier job whose files this one reuses (the render cache); None when rendered."""
 
     @property
     def ended(self) -> bool:

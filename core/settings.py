@@ -77,6 +77,8 @@ class Settings:
     max_body: int = _setting(20 * 1024 * 1024, "Bytes: largest request body the API accepts.", minimum=1)
     max_queue: int = _setting(100, "Queued jobs beyond which `POST /v1/renders` answers 429.", minimum=1)
     max_jobs_per_key: int = _setting(20, "Queued + running jobs one API key may have (429 beyond).", minimum=1)
+    max_batch_records: int = _setting(1000, "Records one `POST /v1/batches` may carry; also the most batch records "
+                                            "queued at once before a new batch answers 429.", minimum=1)
     max_output: int = _setting(100 * 1024 * 1024, "Bytes: largest file one job may produce.", minimum=1)
     max_wait: int = _setting(60, "Seconds `?wait=` may hold a request.", minimum=0)
     max_held_waits: int = _setting(16, "Requests `?wait=` may hold at once per API process; beyond it, "

@@ -119,11 +119,14 @@ def post_pinned(url: str, body: bytes, headers: dict[str, str], address: str | N
         connection.close()
 
 
-def deliver(url: str, doc: dict[str, Any], settings: Settings) -> bool:
-    """POST ``doc`` to ``url`` with retries and backoff; True when a 2xx came back."""
+def deliver(url: str, doc: dict[str, Any], settings: Settings, event: str = "render") -> bool:
+    """POST ``doc`` to ``url`` with retries and backoff; True when a 2xx came back.
+
+    ``event`` names what ended (``render``, ``batch``): the ``X-Wenshu-Event`` header is ``{event}.{status}``.
+    """
     body = json.dumps(doc, ensure_ascii=False).encode()
     headers = {"Content-Type": "application/json", "User-Agent": "wenshu-webhook/1",
-               "X-Wenshu-Event": f"render.{doc.get('status')}", "X-Wenshu-Job": str(doc.get("id"))}
+               "X-Wenshu-Event": f"{event}.{doc.get('status')}", "X-Wenshu-Job": str(doc.get("id"))}
     if settings.webhook_secret:
         headers["X-Wenshu-Signature"] = sign(body, settings.webhook_secret)
     for attempt in range(ATTEMPTS):
@@ -149,8 +152,9 @@ def deliver(url: str, doc: dict[str, Any], settings: Settings) -> bool:
     return False
 
 
-def deliver_in_background(url: str, doc: dict[str, Any], settings: Settings) -> threading.Thread:
+def deliver_in_background(url: str, doc: dict[str, Any], settings: Settings,
+                          event: str = "render") -> threading.Thread:
     """Deliver without holding up the worker's next job."""
-    thread = threading.Thread(target=deliver, args=(url, doc, settings), daemon=True, name="webhook")
+    thread = threading.Thread(target=deliver, args=(url, doc, settings, event), daemon=True, name="webhook")
     thread.start()
     return thread

@@ -19,7 +19,7 @@ from redis import Redis
 
 from core.errors import TooManyJobs
 from core.keys import Keys
-from core.payload import JobDocument
+from core.payload import FINAL_STATUSES
 
 RESERVATION_GRACE_SECONDS = 60
 """A reserved job id whose document was never confirmed is kept this long (the API creates the
@@ -82,15 +82,20 @@ class JobQuota:
         self._prune(key)
         return self.redis.zcard(key)
 
+    def _document(self, member: str) -> str:
+        """The key of a member's document: a job's, or a batch's (``batch:{id}``, one job until it ends)."""
+        kind, _, batch_id = member.partition("batch:")
+        return self.keys.batch(batch_id) if not kind and batch_id else self.keys.job(member)
+
     def _prune(self, key: str) -> None:
         members = self.redis.zrange(key, 0, -1, withscores=True)
         if not members:
             return
-        docs = self.redis.mget([self.keys.job(m.decode()) for m, _ in members])
+        docs = self.redis.mget([self._document(m.decode()) for m, _ in members])
         cutoff = time.time() - RESERVATION_GRACE_SECONDS
         done = [member for (member, reserved), raw in zip(members, docs, strict=True)
                 if (raw is None and (reserved == CONFIRMED or reserved < cutoff))
-                or (raw is not None and JobDocument.from_dict(json.loads(raw)).ended)]
+                or (raw is not None and json.loads(raw).get("status") in FINAL_STATUSES)]
         if done:
             self.redis.zrem(key, *done)
 

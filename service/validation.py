@@ -42,6 +42,7 @@ RENDER_REQUEST_SCHEMA: dict[str, Any] = {
             "undefined": {"enum": ["strict", "warn", "blank"]}}},
         "validation": {"enum": ["strict", "warn"]},
         "callback_url": {"type": "string", "maxLength": 2048},
+        "cache": {"type": "boolean"},  # false: render anew, never reuse files (service/render_cache.py)
     },
 }
 _REQUEST_VALIDATOR = Draft202012Validator(RENDER_REQUEST_SCHEMA)

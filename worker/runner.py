@@ -30,6 +30,7 @@ from rq.job import Job
 from rq.registry import StartedJobRegistry
 from rq.worker import SimpleWorker
 
+from core.batch_doc import batch_queue_name
 from core.errors import ConversionFailed
 from core.keys import Keys
 from core.result_stores import build_result_store
@@ -127,7 +128,8 @@ def run_one(settings: Settings) -> None:
         engine.pipeline.supervisor.start()  # warm before the first job; readiness depends on it
         limit_memory(settings.worker_memory)
         queue = Queue(settings.queue, connection=redis)
-        worker = WenshuWorker([queue], connection=redis, engine=engine, name=os.environ.get(NAME_ENV) or None)
+        batches = Queue(batch_queue_name(settings.queue), connection=redis)  # after renders: see batch_queue_name
+        worker = WenshuWorker([queue, batches], connection=redis, engine=engine, name=os.environ.get(NAME_ENV) or None)
         threading.Thread(target=_mark_alive, args=(engine, redis, worker, stop), daemon=True).start()
         if os.environ.get(POOL_PID_ENV, "").isdigit():
             threading.Thread(target=_watch_pool, args=(int(os.environ[POOL_PID_ENV]), stop), daemon=True).start()
