@@ -54,15 +54,20 @@ class PartMap:
         after = next((n for n in self.starts[line:] if n), len(self.texts) + 1)
         return range(first, max(after, first + 1))
 
-    def locate(self, line: int | None, name: str | None = None) -> dict[str, Any]:
-        """``{paragraph, tag}`` of the tag on ``line`` that uses ``name`` (or its first tag)."""
+    def locate(self, line: int | None, name: str | None = None,
+               fails: Callable[[str], bool] | None = None) -> dict[str, Any]:
+        """``{paragraph, tag}`` of the tag on ``line`` that uses ``name``, or else the first one
+        ``fails`` does not clear (a tag that evaluates fine on its own did not raise)."""
         word = re.compile(rf"(?<![\w.]){re.escape(name)}\b|\.{re.escape(name)}\b") if name else None
         fallback: dict[str, Any] | None = None
         for number in self.span(line):
             for tag in _TAG.findall(self.texts[number - 1]):
-                if word is None or word.search(tag):
+                if word is not None and not word.search(tag):
+                    fallback = fallback or {"paragraph": number, "tag": None}
+                elif word is not None or fails is None or fails(tag):
                     return {"paragraph": number, "tag": tag}
-                fallback = fallback or {"paragraph": number, "tag": None}
+                else:
+                    fallback = fallback or {"paragraph": number, "tag": tag}
         return fallback or {"paragraph": None, "tag": None}
 
     def path(self, line: int | None, name: str) -> str:
@@ -116,8 +121,8 @@ def miss_reports(misses: list[Miss], maps: Callable[[str | None], PartMap | None
     return found
 
 
-def error_location(exc: BaseException, part: str | None,
-                   maps: Callable[[str | None], PartMap | None]) -> dict[str, Any]:
+def error_location(exc: BaseException, part: str | None, maps: Callable[[str | None], PartMap | None],
+                   fails: Callable[[str], bool] | None = None) -> dict[str, Any]:
     """``{part, paragraph, tag}`` of the tag whose evaluation raised ``exc`` (Jinja's traceback)."""
     line = getattr(exc, "lineno", None)
     tb = exc.__traceback__
@@ -126,7 +131,7 @@ def error_location(exc: BaseException, part: str | None,
             line = tb.tb_lineno
         tb = tb.tb_next
     part_map = maps(part)
-    where = part_map.locate(line) if part_map and line else {"paragraph": None, "tag": None}
+    where = part_map.locate(line, fails=fails) if part_map and line else {"paragraph": None, "tag": None}
     return {"part": part or "", **where}
 
 

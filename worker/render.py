@@ -9,6 +9,7 @@ is stopped after ``render_timeout`` seconds of CPU time.
 from __future__ import annotations
 
 import io
+import re
 import signal
 import threading
 import zipfile
@@ -90,11 +91,13 @@ def render_docx(template: bytes, data: dict[str, Any], *, timeout: float | None 
                 "run POST /v1/templates/lint for the paragraph)",
                 errors=[{"message": exc.message, "line": exc.lineno}]) from exc
         except UndefinedError as exc:
-            where = error_location(exc, part_name(getattr(tpl, "current_rendering_part", None)), maps)
+            where = error_location(exc, part_name(getattr(tpl, "current_rendering_part", None)), maps,
+                                   _fails_alone(env, context))
             raise TemplateError(f"template refers to something the data lacks: {exc.message} ({place(where)})",
                                 errors=[{"message": exc.message, **where}]) from exc
         except JinjaTemplateError as exc:
-            where = error_location(exc, part_name(getattr(tpl, "current_rendering_part", None)), maps)
+            where = error_location(exc, part_name(getattr(tpl, "current_rendering_part", None)), maps,
+                                   _fails_alone(env, context))
             raise TemplateError(f"template error: {exc} ({place(where)})",
                                 errors=[{"message": str(exc), **where}]) from exc
         except (InvalidData, RenderLimitExceeded):
@@ -103,7 +106,8 @@ def render_docx(template: bytes, data: dict[str, Any], *, timeout: float | None 
             raise RenderLimitExceeded("the template needed more memory than a render may use "
                                       "(WENSHU_WORKER_MEMORY)") from exc
         except (TypeError, ValueError, ArithmeticError, AttributeError, KeyError, IndexError) as exc:
-            where = error_location(exc, part_name(getattr(tpl, "current_rendering_part", None)), maps)
+            where = error_location(exc, part_name(getattr(tpl, "current_rendering_part", None)), maps,
+                                   _fails_alone(env, context))
             raise TemplateError(f"template failed on this data: {type(exc).__name__}: {exc} ({place(where)})",
                                 errors=[{"message": f"{type(exc).__name__}: {exc}", **where}]) from exc
     if recorder is not None and recorder.misses:
@@ -119,6 +123,22 @@ def render_docx(template: bytes, data: dict[str, Any], *, timeout: float | None 
     if max_output is not None and len(result) > max_output:
         raise RenderLimitExceeded(f"the rendered .docx is {len(result)} bytes, over the {max_output}-byte limit")
     return result
+
+
+def _fails_alone(env: ReportEnvironment, context: dict[str, Any]):
+    """Whether a ``{{ … }}`` tag raises when evaluated on its own (to tell which tag of a
+    paragraph failed); statements and tags that use loop variables count as failing."""
+
+    def fails(tag: str) -> bool:
+        if not tag.startswith("{{"):
+            return True
+        try:
+            env.compile_expression(re.sub(r"^(p|r)\s", "", tag[2:-2]).strip())(**context)
+        except Exception:  # noqa: BLE001 - any failure makes the tag a suspect
+            return True
+        return False
+
+    return fails
 
 
 @contextmanager
