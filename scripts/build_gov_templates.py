@@ -22,6 +22,7 @@ content-addressed version only changes when its content does.
 
 from __future__ import annotations
 
+import itertools
 import sys
 from collections.abc import Callable
 from functools import partial
@@ -152,15 +153,18 @@ def _define_styles(doc) -> None:
     _style(doc, "Normal", BODY_FONT, 16, base=None, align=j, first_line_chars=2, line_pt=28)
     title = _style(doc, "Title", TITLE_FONT, 22, align=WD_ALIGN_PARAGRAPH.CENTER, line_pt=36, after=28,
                    keep_next=True)
+    # 小标宋 is a heavy display face; without it, the bold weight of the serif it maps to (Noto Serif
+    # CJK SC Bold, shipped by fonts-noto-cjk) is the closest installed match. Word with 方正小标宋简体
+    # installed shows that font emboldened slightly; authors who have it may clear the bold.
+    title.font.bold = True
     # One blank line after the title block, none between its lines (agency / report title).
     _insert_ppr(title.element.get_or_add_pPr(), _el("contextualSpacing"))
     _style(doc, "Heading 1", H1_FONT, 16, align=left, first_line_chars=2, line_pt=28, keep_next=True,
            outline=0)
     _style(doc, "Heading 2", H2_FONT, 16, align=left, first_line_chars=2, line_pt=28, keep_next=True,
            outline=1)
-    # The applications table (三) is about one page tall: starting its section on a new page keeps it
-    # whole, since LibreOffice ignores Word's keep-with-next inside tables. Authors who prefer no
-    # break switch that heading back to "Heading 1".
+    # Kept for documents made from earlier versions of the template (三 used to start a new page);
+    # the template itself lets 三 follow 二 on the same page (see _applications_table).
     _style(doc, "Heading 1 New Page", H1_FONT, 16, base="Heading 1", align=left, first_line_chars=2,
            line_pt=28, keep_next=True).paragraph_format.page_break_before = True
     _style(doc, "Table Text", TABLE_FONT, 10.5, align=WD_ALIGN_PARAGRAPH.CENTER)
@@ -279,7 +283,15 @@ def _proactive_table_2021(doc) -> None:
 
 
 def _proactive_table(doc, rows: list[tuple], widths: list[float]) -> None:
-    """Section 二: one 4-column table; fewer values in a row → the last one spans the rest."""
+    """Section 二: one small 4-column table per 第二十条 block (its heading row, column heads and data
+    rows), so a page break can fall between blocks but never inside one; fewer values in a row →
+    the last one spans the rest. The block tables abut: Word shows them as one table."""
+    starts = [i for i, row in enumerate(rows) if row[0] == "item"] + [len(rows)]
+    for start, end in itertools.pairwise(starts):
+        _proactive_block(doc, rows[start:end], widths)
+
+
+def _proactive_block(doc, rows: list[tuple], widths: list[float]) -> None:
     table = _table(doc, widths, len(rows))
     last = len(widths) - 1
     for r, row in enumerate(rows):
@@ -292,10 +304,7 @@ def _proactive_table(doc, rows: list[tuple], widths: list[float]) -> None:
             _put(table, r, c, text, to=(r, last) if c == len(texts) - 1 else None)
         if row[0] == "data" and row[2] in ("regulations", "normative_documents"):
             _add_note(table.cell(r, 0), f"proactive.{row[2]}.label_note")
-        if r + 1 < len(rows) and rows[r + 1][0] != "item":
-            # Keep each 第二十条 block together (keep-with-next on a row's paragraphs moves the rows as one).
-            for p in table.rows[r].cells[0].paragraphs:
-                p.paragraph_format.keep_with_next = True
+    _keep_together(table)
 
 
 def _cells(path: str) -> list[str]:
@@ -303,7 +312,11 @@ def _cells(path: str) -> list[str]:
 
 
 def _applications_table(doc, variant: str) -> None:
-    """Section 三: 3 label columns + the 7 applicant columns, header cells merged as in the form."""
+    """Section 三: 3 label columns + the 7 applicant columns, header cells merged as in the form.
+
+    It follows 二 on the same page (no page break): when it does not fit, it splits between rows,
+    its three header rows (w:tblHeader) repeat on the next page, and keep-with-next on the header
+    and first two rows keeps them together with the heading 三."""
     groups: list[tuple[str, list[tuple[str, str]] | str]] = [
         ("（一）予以公开", "results.disclosed"),
         ("（二）部分公开（区分处理的，只计这一情形，不计其他情形）", "results.partially_disclosed"),
@@ -348,14 +361,14 @@ def _applications_table(doc, variant: str) -> None:
             r += 1
     _put(table, r, 0, "四、结转下年度继续办理", to=(r, 2), label=True)
     values(r, "carried_forward")
-    _keep_together(table)
+    _keep_together(table, rows=5)
 
 
-def _keep_together(table) -> None:
-    """Keep-with-next on every row but the last: the table moves whole to the next page when it fits
-    on one (Word and LibreOffice 25 both honour this); a longer one still splits, and its
-    header rows repeat."""
-    for row in table.rows[:-1]:
+def _keep_together(table, rows: int | None = None) -> None:
+    """Keep-with-next on every row but the last (or on the first ``rows``): the table moves whole to
+    the next page when it fits on one (Word and LibreOffice 25 both honour this); a longer one still
+    splits, and its header rows repeat."""
+    for row in table.rows[:-1] if rows is None else table.rows[:rows]:
         for cell in row.cells:
             for p in cell.paragraphs:
                 p.paragraph_format.keep_with_next = True
@@ -407,7 +420,7 @@ def build(variant: str) -> bytes:
     (_proactive_table_2019 if variant == "2019" else _proactive_table_2021)(doc)
     doc.add_paragraph("", style="Table Gap")
     doc.add_paragraph(_section_title("三、", "applications", "收到和处理政府信息公开申请情况"),
-                      style="Heading 1 New Page")
+                      style="Heading 1")
     _applications_table(doc, variant)
     doc.add_paragraph("", style="Table Gap")
     doc.add_paragraph(_section_title("四、", "reviews_litigation", "政府信息公开行政复议、行政诉讼情况"),
