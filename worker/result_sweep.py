@@ -20,13 +20,14 @@ from core.settings import Settings
 
 log = logging.getLogger("wenshu.worker")
 
-MIN_INTERVAL_SECONDS = 10
+MIN_INTERVAL_SECONDS = 2
 """Shortest time between two sweeps (tests run with a TTL of seconds)."""
 
 
 def interval(settings: Settings) -> float:
-    """Seconds between sweeps: the TTL (files outlive their job by at most about that), ≤ 5 min."""
-    return max(MIN_INTERVAL_SECONDS, min(SWEEP_GRACE_SECONDS, settings.result_ttl))
+    """Seconds between sweeps: a quarter of the TTL, at most 5 min — files outlive their job's
+    document by at most the store's grace (≤ 5 min) plus this."""
+    return max(MIN_INTERVAL_SECONDS, min(SWEEP_GRACE_SECONDS, settings.result_ttl / 4))
 
 
 def documents_exist(redis: Redis, keys: Keys, job_ids: list[str]) -> list[bool]:
@@ -50,7 +51,7 @@ class ResultSweeper:
         if self.store.kind == "redis" or time.monotonic() < self.next:
             return None
         self.next = time.monotonic() + self.every
-        if not self.redis.set(f"{self.keys.prefix}:result-sweep", os.getpid(), nx=True, ex=int(self.every)):
+        if not self.redis.set(f"{self.keys.prefix}:result-sweep", os.getpid(), nx=True, ex=max(1, int(self.every) - 1)):
             return None  # another pool swept within the interval
         removed = self.store.sweep(lambda ids: documents_exist(self.redis, self.keys, ids))
         if removed:
