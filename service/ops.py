@@ -2,26 +2,31 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 from flask import Blueprint, Response, current_app, jsonify, send_from_directory
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from rq import Worker
-from swagger_ui_bundle import swagger_ui_path
 
 from core.errors import ServiceUnavailable
 from core.metrics import RedisMetricsCollector
 
+from .csp import harden
 from .state import ServiceState, state
 
 bp = Blueprint("ops", __name__)
 OPENAPI_FILE = Path(__file__).with_name("openapi.json")
+# Swagger UI 5 (reads OpenAPI 3.1) as swagger-ui-py ships it; located without importing the package,
+# whose __init__ loads web-framework adapters the API does not need.
+SWAGGER_UI_DIR = Path(importlib.util.find_spec("swagger_ui").submodule_search_locations[0]) / "static"
+DOCS_STATIC_DIR = Path(__file__).with_name("docs_static")
 
 DOCS_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>wenshu API</title>
 <link rel="stylesheet" href="/docs/static/swagger-ui.css"></head><body><div id="ui"></div>
 <script src="/docs/static/swagger-ui-bundle.js"></script>
-<script>SwaggerUIBundle({url: "/openapi.json", dom_id: "#ui"});</script></body></html>"""
+<script src="/docs/static/wenshu-docs.js"></script></body></html>"""
 
 
 class HttpMetrics:
@@ -76,10 +81,11 @@ def openapi():
 
 @bp.get("/docs")
 def docs():
-    return Response(DOCS_PAGE, mimetype="text/html")
+    return harden(Response(DOCS_PAGE, mimetype="text/html"))
 
 
 @bp.get("/docs/static/<path:name>")
 def docs_static(name: str):
-    return send_from_directory(swagger_ui_path, name)
+    folder = DOCS_STATIC_DIR if name == "wenshu-docs.js" else SWAGGER_UI_DIR
+    return harden(send_from_directory(folder, name))
 
