@@ -17,11 +17,11 @@ from referencing.exceptions import Unresolvable
 
 from core.errors import BadRequest, InvalidData, InvalidRequest, Unprocessable
 from core.formats import FORMATS
-from core.pointer import pointer
 from core.typed_values import check_typed_values
 
 from .contracts import DataValidator, compile_validator
 from .rules import check_rules, raise_for_violations
+from .schema_errors import located
 
 RENDER_REQUEST_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -46,6 +46,8 @@ RENDER_REQUEST_SCHEMA: dict[str, Any] = {
     },
 }
 _REQUEST_VALIDATOR = Draft202012Validator(RENDER_REQUEST_SCHEMA)
+MAX_ERRORS = 200
+"""Schema errors and rule violations one 422 lists at most."""
 
 
 def parse_json(raw: bytes, where: str, max_depth: int) -> Any:
@@ -78,37 +80,29 @@ def _depth(value: Any) -> int:
     return deepest
 
 
-def _where(error, prefix: str = "") -> str:
-    """JSON pointer of a schema error; for a missing property, the property itself."""
-    path = tuple(error.absolute_path)
-    if error.validator == "required" and isinstance(error.instance, dict):
-        missing = [p for p in error.validator_value if p not in error.instance]
-        if missing:
-            path += (missing[0],)
-    return prefix + pointer(path)
-
-
 def validate_request(body: Any) -> dict[str, Any]:
     """Check the render request's own fields; return it with defaults filled in."""
     if not isinstance(body, dict):
         raise BadRequest("the request body must be a JSON object", errors=[{"path": "", "message": "not an object"}])
-    errors = sorted(_REQUEST_VALIDATOR.iter_errors(body), key=lambda e: list(e.absolute_path))
+    errors = [{"path": e["path"], "message": e["message"]} for e in located(_REQUEST_VALIDATOR.iter_errors(body))]
     if errors:
-        raise InvalidRequest("the render request is malformed: " + "; ".join(
-            f"{_where(e) or '/'}: {e.message}" for e in errors[:5]),
-            errors=[{"path": _where(e), "message": e.message} for e in errors])
+        raise InvalidRequest("the render request is malformed: " + _summary(errors), errors=errors)
     return {"formats": ["pdf"], "validation": "strict", "options": {}} | body
 
 
-def _schema_errors(data: Any, validator: DataValidator) -> list:
-    """All schema errors of ``data``, sorted by where they are.
+def _summary(errors: list[dict[str, Any]]) -> str:
+    return "; ".join(f"{e['path'] or '/'}: {e['message']}" for e in errors[:5])
+
+
+def _schema_errors(data: Any, validator: DataValidator, prefix: str) -> list[dict[str, Any]]:
+    """All schema errors of ``data``, each at its own pointer, sorted by where they are.
 
     Upload refuses schemas whose references leave the document or loop, but a schema stored
     before those checks (or a CLI template folder) may still hold one: a 422 about the schema,
     never a fetch (the validator's registry refuses) and never a 500.
     """
     try:
-        return sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+        return located(validator.iter_errors(data), prefix)
     except Unresolvable as exc:
         raise Unprocessable(f"the template's schema has a reference that cannot be resolved: {exc}",
                             errors=[{"path": "schema", "message": "unresolvable $ref"}]) from exc
@@ -126,27 +120,42 @@ def validate_data(data: Any, schema: dict | None, rules: list, *, pointer_prefix
         The rule violations as warnings (``warn`` mode); empty when valid.
     Raises:
         InvalidData: schema errors and typed values outside their grammar (always, in both modes:
-        the render would fail on them). RuleViolation: rule violations in ``strict`` mode.
+        the render would fail on them); the rule violations of the same data are listed in the same
+        422, so one round trip shows everything. RuleViolation: rule violations in ``strict`` mode.
     """
-    if schema:
-        errors = _schema_errors(data, validator or compile_validator(schema))
-        if errors:
-            raise InvalidData(
-                f"data does not match the template's schema ({len(errors)} problem(s)): " + "; ".join(
-                    f"{_where(e, pointer_prefix)}: {e.message}" for e in errors[:5]),
-                errors=[{"path": _where(e, pointer_prefix), "message": e.message,
-                         "schema_path": "/" + "/".join(str(p) for p in e.absolute_schema_path)}
-                        for e in errors[:100]])
+    errors = _schema_errors(data, validator or compile_validator(schema), pointer_prefix) if schema else []
+    if errors:
+        detail = f"data does not match the template's schema ({len(errors)} problem(s)): " + _summary(errors)
+        detail += _rules_too(data, rules, pointer_prefix, rule_timeout, errors)
+        raise InvalidData(detail, errors=errors[:MAX_ERRORS])
     # The worker's own grammar ($rich options, $image data, control characters), run now so a bad
     # value is a 422 at POST rather than a failed job; only `style` waits for the template.
     check_typed_values(data, tuple(part for part in pointer_prefix.split("/") if part))
-    if not rules:
-        return []
-    violations = check_rules(rules, data, timeout=rule_timeout)  # None: WENSHU_RULE_TIMEOUT's default
-    for v in violations:
-        v["path"] = pointer_prefix + v.get("path", "")
-        v["cells"] = [pointer_prefix + c for c in v.get("cells", [])]
+    violations = _violations(data, rules, pointer_prefix, rule_timeout)
     if violations and mode == "strict":
         raise_for_violations(violations)
     return violations
 
+
+def _violations(data: Any, rules: list, prefix: str, timeout: float | None) -> list[dict[str, Any]]:
+    """The rule violations of ``data``, their pointers under ``prefix``."""
+    if not rules:
+        return []
+    violations = check_rules(rules, data, timeout=timeout)  # None: WENSHU_RULE_TIMEOUT's default
+    for v in violations:
+        v["path"] = prefix + v.get("path", "")
+        v["cells"] = [prefix + c for c in v.get("cells", [])]
+    return violations
+
+
+def _rules_too(data: Any, rules: list, prefix: str, timeout: float | None, errors: list[dict[str, Any]]) -> str:
+    """Add the rule violations of schema-invalid ``data`` to ``errors``; a note for the detail.
+
+    Rules run on the data as it is: a rule instance that cannot compute on a bad value fails by
+    itself (rules.py catches it per instance) and is left out here, since the schema error
+    already names that value. Typed values are not checked on data the schema refused.
+    """
+    found = [v for v in _violations(data, rules, prefix, timeout) if "error" not in v]
+    errors.extend({"path": v["path"], "message": v["message"], "message_en": v["message_en"], "rule": v["rule"],
+                   "cells": v["cells"], "left": v["left"], "right": v["right"]} for v in found)
+    return f"; and {len(found)} rule violation(s), listed with their rule" if found else ""
