@@ -1,4 +1,4 @@
-"""The ``wenshu`` command: serve the API, run workers, render or lint from the shell.
+"""The ``wenshu`` command: serve the API, run workers, render, lint, skeleton or preview from the shell.
 
 Subcommands import what they need lazily, so ``wenshu worker`` never loads Flask.
 """
@@ -37,6 +37,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     lint = sub.add_parser("lint", help="check a .docx template's tags and safety")
     lint.add_argument("file", help="the .docx")
+
+    skeleton = sub.add_parser("skeleton", help="print the JSON Schema and a sample data skeleton of a .docx")
+    skeleton.add_argument("file", help="the .docx")
+
+    preview = sub.add_parser("preview", help="re-render a PDF each time the template or the data is saved")
+    preview.add_argument("template", help="path to the .docx")
+    preview.add_argument("data", help="JSON data file")
+    preview.add_argument("-o", "--output", help="the PDF (default: the template's name with .pdf)")
+    preview.add_argument("--once", action="store_true", help="render once and exit (1 on error)")
+    preview.add_argument("--undefined", choices=["strict", "warn", "blank"], default="warn",
+                         help="what a variable the data lacks does (default: warn)")
     return parser
 
 
@@ -50,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.from_env()
         configure_logging(settings.log_level)
         return {"serve": _serve, "worker": _worker, "seed": _seed, "render": _render,
-                "lint": _lint}[args.command](args, settings)
+                "lint": _lint, "skeleton": _skeleton, "preview": _preview}[args.command](args, settings)
     except WenshuError as exc:
         print(json.dumps(exc.to_problem(), ensure_ascii=False, indent=2), file=sys.stderr)
         return 2
@@ -106,7 +117,9 @@ def _render(args, settings) -> int:
     check_template(template)
     fmt = args.format or Path(args.output).suffix.lstrip(".").lower() or "pdf"
     supervisor = RemoteConverter(args.unoserver, settings.convert_timeout) if args.unoserver else None
-    with Pipeline(settings, supervisor) as pipeline:
+    from .quiet import filtered_stderr
+
+    with filtered_stderr(), Pipeline(settings, supervisor) as pipeline:
         output = pipeline.produce(template, data, [fmt])
     Path(args.output).write_bytes(output.files[fmt])
     print(json.dumps({"output": args.output, "format": fmt, "size": len(output.files[fmt]),
@@ -121,6 +134,25 @@ def _lint(args, settings) -> int:
     report = lint_report(data)
     print(json.dumps(report, ensure_ascii=False, indent=2))
     return 0 if report["ok"] else 1
+
+
+def _skeleton(args, settings) -> int:
+    """The template's variables as {schema, sample}; lint problems go to stderr (what parses still counts)."""
+    from service.template_checks import lint_report
+
+    report = lint_report(Path(args.file).read_bytes())
+    for problem in report["problems"]:
+        print(f"warning: {problem['part']} paragraph {problem['paragraph']}: {problem['message']}", file=sys.stderr)
+    print(json.dumps(report["skeleton"], ensure_ascii=False, indent=2))
+    return 0
+
+
+def _preview(args, settings) -> int:
+    from .preview import run
+
+    template = Path(args.template)
+    output = Path(args.output) if args.output else template.with_suffix(".pdf")
+    return run(template, Path(args.data), output, settings, once=args.once, undefined=args.undefined)
 
 
 if __name__ == "__main__":
