@@ -44,11 +44,15 @@ def check_callback_url(url: str, settings: Settings) -> list[str]:
         The addresses the host resolved to and that passed the check: a delivery connects to
         one of these, never to a fresh lookup (DNS rebinding would otherwise slip past).
     Raises:
-        Unprocessable: not http(s), no host, or (unless allowed) a non-public address.
+        Unprocessable: not http(s), no host, or (unless allowed) plain http or a non-public address.
     """
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise _refused(url, "callback_url must be an http(s) URL with a host")
+    if parts.scheme == "http" and not settings.webhook_allow_private:
+        # The job document travels to the receiver: over the internet only encrypted. Plain http
+        # stays for receivers inside a private network, which WENSHU_WEBHOOK_ALLOW_PRIVATE opens.
+        raise _refused(url, "callback_url must be https (plain http only with WENSHU_WEBHOOK_ALLOW_PRIVATE=1)")
     try:
         infos = socket.getaddrinfo(parts.hostname, _port(parts), proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError, ValueError):
