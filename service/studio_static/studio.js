@@ -108,7 +108,9 @@ async function openDropped(file) {
   state.file = file;
   state.stored = false;
   state.version = "";
-  state.name = file.name.replace(/\.docx$/i, "").replace(/[^A-Za-z0-9_.-]+/g, "-").slice(0, 64) || "draft";
+  // A name the registry accepts (^[a-z0-9][a-z0-9._-]{0,63}$), suggested from the file name.
+  state.name = file.name.replace(/\.docx$/i, "").toLowerCase().replace(/[^a-z0-9._-]+/g, "-")
+    .replace(/^[^a-z0-9]+/, "").slice(0, 64) || "draft";
   $("name").value = state.name;
   showCurrent();
   await lint();
