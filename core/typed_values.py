@@ -15,8 +15,6 @@ Errors name the JSON pointer of the offending value (``/data/title/$rich/0/color
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,10 +22,18 @@ from typing import Any
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
 
-from core.errors import InvalidData
-from core.pointer import pointer
+from core.typed_chart import CheckedChart, check_chart
+from core.typed_common import (  # noqa: F401 (XML_ILLEGAL re-exported)
+    XML_ILLEGAL,
+    check_text,
+    decoded_data,
+    invalid,
+    refuse_unknown,
+    shown,
+)
+from core.typed_media import CheckedBarcode, CheckedQr, CheckedSeal, check_barcode, check_qr, check_seal
 
-TYPED_KEYS = ("$image", "$rich", "$listing", "$link")
+TYPED_KEYS = ("$image", "$rich", "$listing", "$link", "$qr", "$barcode", "$seal", "$chart")
 IMAGE_SIGNATURES = {b"\x89PNG\r\n\x1a\n": "png", b"\xff\xd8\xff": "jpeg", b"GIF87a": "gif",
                     b"GIF89a": "gif", b"BM": "bmp"}
 IMAGE_KEYS = frozenset({"data", "width_mm", "height_mm"})
@@ -38,8 +44,6 @@ MAX_URL_LENGTH = 2048
 MAX_TEXT_OPTION = 64
 """Characters a font name, style name or language tag may have: real ones are far shorter."""
 
-# Characters XML 1.0 cannot hold at all: lxml refuses the document docxtpl builds from them.
-XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 HEX_COLOR = re.compile(r"#?([0-9A-Fa-f]{6})")
 LANG_TAG = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*")
 # \w is Unicode-aware: 宋体, 微软雅黑 and "Noto Sans CJK SC" all fit; quotes and < > & do not.
@@ -62,35 +66,6 @@ SIZE_HALF_POINTS = (2, 400)
 BOOLEAN_OPTIONS = ("bold", "italic", "strike", "superscript", "subscript", "rtl")
 STYLE_OPTION = "style"
 """The one $rich option whose check needs the template (the style must exist in it)."""
-
-
-def invalid(path: tuple, message: str) -> InvalidData:
-    """The 422 for a refused value: ``message`` plus the JSON pointer of where it sits."""
-    return InvalidData(f"{message} at {pointer(path)}", errors=[{"path": pointer(path), "message": message}])
-
-
-def shown(value: Any) -> str:
-    """A short, printable rendering of a refused value for an error message."""
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def check_text(text: str, path: tuple) -> None:
-    """Refuse characters a Word document cannot hold (NUL, most control characters)."""
-    if text.isprintable():  # the usual case, decided in C: no control character at all
-        return
-    found = XML_ILLEGAL.search(text)
-    if found:
-        raise invalid(path, f"text contains the control character U+{ord(found.group()):04X}, "
-                            "which a Word document cannot hold")
-
-
-def refuse_unknown(spec: dict, allowed: frozenset[str], path: tuple, what: str) -> None:
-    """Refuse keys a typed value does not take (an ``anchor`` or ``target`` must not pass silently)."""
-    unknown = set(spec) - allowed
-    if unknown:
-        raise invalid(path, f"unknown {what} option(s): {', '.join(sorted(unknown))}; "
-                            f"allowed: {', '.join(sorted(allowed))}")
 
 
 def checked_url(url: Any, path: tuple) -> str:
@@ -238,7 +213,8 @@ class CheckedLink:
     text: str
 
 
-Checked = CheckedListing | CheckedImage | CheckedRich | CheckedLink
+Checked = (CheckedListing | CheckedImage | CheckedRich | CheckedLink | CheckedQr | CheckedBarcode | CheckedSeal
+           | CheckedChart)
 
 
 def check_listing(spec: Any, path: tuple) -> CheckedListing:
@@ -250,13 +226,8 @@ def check_listing(spec: Any, path: tuple) -> CheckedListing:
 
 def check_image(spec: Any, path: tuple) -> CheckedImage:
     """Data only (never a URL), valid base64 of a PNG/JPEG/GIF/BMP signature, sane sizes."""
-    if not isinstance(spec, dict) or not isinstance(spec.get("data"), str):
-        raise invalid(path, "$image needs {\"data\": \"<base64 PNG/JPEG>\"} (images are data only, never URLs)")
+    raw = decoded_data(spec, path, "$image", "{\"data\": \"<base64 PNG/JPEG>\"}")
     refuse_unknown(spec, IMAGE_KEYS, path, "$image")
-    try:
-        raw = base64.b64decode(spec["data"], validate=True)
-    except (binascii.Error, ValueError):
-        raise invalid(path + ("data",), "$image data is not valid base64") from None
     if not any(raw.startswith(sig) for sig in IMAGE_SIGNATURES):
         raise invalid(path + ("data",), "$image data is not a PNG, JPEG, GIF or BMP image")
     sizes: dict[str, float | None] = {}
@@ -313,6 +284,8 @@ def check_link(spec: Any, path: tuple) -> CheckedLink:
 
 TYPED_CHECKS: dict[str, Callable[[Any, tuple], Checked]] = {
     "$listing": check_listing, "$image": check_image, "$rich": check_rich, "$link": check_link,
+    "$qr": check_qr, "$barcode": check_barcode, "$seal": check_seal,  # drawn by the worker (core/typed_media.py)
+    "$chart": check_chart,  # core/typed_chart.py
 }
 
 

@@ -22,6 +22,8 @@ from docx.image.image import Image as DocxImage
 from docx.shared import Mm
 from docxtpl import DocxTemplate, InlineImage, Listing, RichText
 
+from core.typed_chart import CheckedChart
+from core.typed_media import CheckedBarcode, CheckedQr, CheckedSeal
 from core.typed_values import (
     Checked,
     CheckedImage,
@@ -33,6 +35,10 @@ from core.typed_values import (
     shown,
     walk,
 )
+
+from .charts import ChartImage
+from .codes import barcode_png, qr_png
+from .seal import AnchoredImage
 
 LINK_COLOR = "0563C1"  # Word's own hyperlink blue
 STYLES_LISTED = 15
@@ -61,6 +67,16 @@ class _Builder:
             return Listing(checked.text)
         if isinstance(checked, CheckedImage):
             return self._image(checked)
+        if isinstance(checked, CheckedQr):
+            return InlineImage(self.tpl, io.BytesIO(qr_png(checked, path)), width=Mm(checked.size_mm),
+                               height=Mm(checked.size_mm))
+        if isinstance(checked, CheckedBarcode):
+            return InlineImage(self.tpl, io.BytesIO(barcode_png(checked)), width=Mm(checked.width_mm),
+                               height=Mm(checked.height_mm))
+        if isinstance(checked, CheckedSeal):
+            return AnchoredImage(self.tpl, checked)
+        if isinstance(checked, CheckedChart):
+            return ChartImage(self.tpl, checked)
         if isinstance(checked, CheckedRich):
             rich = RichText()
             for segment in checked.segments:
