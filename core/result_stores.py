@@ -25,15 +25,14 @@ import re
 import shutil
 import tempfile
 import time
-import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Protocol
-from urllib.parse import quote
 
 from redis import Redis
 
+from .download_names import attachment
 from .errors import ConfigError, WenshuError
 from .keys import Keys
 from .settings import Settings
@@ -90,13 +89,9 @@ class ResultStore(Protocol):
 
 
 def content_disposition(name: str) -> str:
-    """``attachment`` with an ASCII fallback and the RFC 5987 UTF-8 name (as Werkzeug's send_file
-    writes it; the worker may not import Werkzeug, and S3 presigned URLs need the same header)."""
-    simple = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
-    simple = simple.replace("\\", "_").replace('"', "_")
-    if simple == name:
-        return f'attachment; filename="{name}"'
-    return f"attachment; filename=\"{simple}\"; filename*=UTF-8''{quote(name, safe='!#$&+^`|~')}"
+    """``attachment`` with a meaningful ASCII fallback and the RFC 5987 UTF-8 name (one header for
+    every download path: the worker may not import Werkzeug, and S3 presigned URLs need it too)."""
+    return attachment(name)
 
 
 def check_job_id(job_id: str) -> str:

@@ -241,9 +241,11 @@ def _send_file(job_id: str, meta: dict) -> Response:
         response.set_etag(meta["sha256"])
         response.cache_control.max_age = 0
         return response.make_conditional(request)
-    # send_file writes Content-Disposition with an RFC 5987 filename* for non-ASCII names.
-    return send_file(body, mimetype=MIME_TYPES[meta["format"]], as_attachment=True,
-                     download_name=meta["name"], etag=meta["sha256"], max_age=0)
+    response = send_file(body, mimetype=MIME_TYPES[meta["format"]], as_attachment=True,
+                         download_name=meta["name"], etag=meta["sha256"], max_age=0)
+    # Werkzeug's plain filename= drops CJK ("-001.pdf"); ours keeps meaning ("document-001.pdf").
+    response.headers["Content-Disposition"] = content_disposition(meta["name"])
+    return response
 
 
 @bp.get("/v1/renders/<job_id>/files/<path:name>")
