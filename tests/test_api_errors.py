@@ -73,7 +73,7 @@ REQUEST_ERRORS = [
     ("file-of-unknown-job", lambda api: api.get("/v1/renders/" + "e" * 32 + "/files/report.pdf"), 404, ""),
     ("unknown-route", lambda api: api.get("/v2/renders"), 404, "not found"),
     ("wrong-method-on-collection", lambda api: api.delete("/v1/templates"), 405, "not allowed"),
-    ("wrong-method-on-renders", lambda api: api.get("/v1/renders"), 405, "not allowed"),
+    ("wrong-method-on-renders", lambda api: api.put("/v1/renders"), 405, "not allowed"),  # GET lists them
     ("unknown-template-description", lambda api: api.get(f"/v1/templates/{NOPE}"), 404, NOPE),
     ("unknown-template-file", lambda api: api.get(f"/v1/templates/{NOPE}/file"), 404, NOPE),
     ("unknown-template-sample", lambda api: api.get(f"/v1/templates/{NOPE}/sample"), 404, NOPE),
