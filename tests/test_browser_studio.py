@@ -106,6 +106,8 @@ def test_typo_shows_in_the_tree_and_warnings_then_fixed_data_previews(studio):
     tree = text_of(driver, "variables")
     assert "candidate.nmae" in tree and "candidate.position" in tree, tree
     assert driver.find_element(By.ID, "name").get_attribute("value") == "offer"  # suggested from the file
+    skeleton = json.loads(driver.find_element(By.ID, "data").get_attribute("value"))
+    assert set(skeleton["candidate"]) == {"nmae", "position"}, skeleton  # prefilled from the template's variables
 
     set_data(driver, {"candidate": {"name": "张三", "position": "工程师"}})
     assert "failed" not in act(driver, "preview", "Preview")
@@ -143,8 +145,26 @@ def test_save_two_versions_and_see_the_change_boxed(studio):
     assert "failed" not in status, status
     summary = text_of(driver, "diff-summary")
     assert "changed region" in summary and "no visible change" not in summary, summary
-    assert len(loaded_images(driver, "diff-pages")) == 1
+    assert len(loaded_images(driver, "diff-pages")) == 2  # the page as it was, and as it is with boxes
     screenshot(driver, "studio-diff")
+
+
+def test_stored_template_opens_with_its_sample_and_previews(studio):
+    driver, base, api, _ = studio
+    response = put_template(_Authed(api, {"Authorization": f"Bearer {KEY}"}), "studio-stored",
+                            docx_with("单位：{{ org.name }}"), sample={"org": {"name": "示例市人民政府"}})
+    assert response.status_code in (200, 201), response.get_data(as_text=True)
+    act(driver, "refresh-templates", "Loading templates")
+    driver.find_element(By.CSS_SELECTOR, "#template-select option[value='studio-stored']").click()
+    assert "failed" not in act(driver, "load-template", "Opening")
+    assert json.loads(driver.find_element(By.ID, "data").get_attribute("value")) == {"org": {"name": "示例市人民政府"}}
+    assert "org.name" in text_of(driver, "variables")
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#versions li")) == 1
+    assert "failed" not in act(driver, "preview", "Preview")
+    assert len(loaded_images(driver, "pages")) == 1
+    job = driver.find_element(By.ID, "job-id").get_attribute("data-job")
+    assert "单位：示例市人民政府" in pdf_text(api_get(base, f"/v1/renders/{job}?download=pdf"))
+    screenshot(driver, "studio-stored")
 
 
 def test_hostile_names_messages_and_values_stay_text(studio):

@@ -89,6 +89,7 @@ async function openStored() {
   const detail = await api("/v1/templates/" + encodeURIComponent(name));
   const file = await api("/v1/templates/" + encodeURIComponent(name) + "/file");
   Object.assign(state, { name: name, version: detail.version, file: file, stored: true });
+  resetOutputs();
   $("name").value = name;
   $("schema").value = detail.schema ? JSON.stringify(detail.schema, null, 2) : "";
   showCurrent();
@@ -112,9 +113,17 @@ async function openDropped(file) {
   state.name = file.name.replace(/\.docx$/i, "").toLowerCase().replace(/[^a-z0-9._-]+/g, "-")
     .replace(/^[^a-z0-9]+/, "").slice(0, 64) || "draft";
   $("name").value = state.name;
+  resetOutputs();
   showCurrent();
   await lint();
   fillData(null);
+}
+
+// A newly opened template starts clean: no preview, warnings or diff of the previous one.
+function resetOutputs() {
+  ["pages", "warnings", "diff-pages", "versions", "diff-from", "diff-to"].forEach((id) => clear($(id)));
+  ["job-id", "diff-summary", "save-result"].forEach((id) => { $(id).textContent = ""; });
+  delete $("job-id").dataset.job;
 }
 
 function showCurrent() {
@@ -282,8 +291,18 @@ async function diff() {
   $("diff-summary").textContent = result.changed
     ? regions + " changed region(s) on " + result.pages.filter((p) => p.changed).length + " page(s) (" + from + " → " + to + ")"
     : "no visible change (" + from + " → " + to + ")";
-  const changed = result.pages.filter((p) => p.changed);
-  await showImages($("diff-pages"), changed.map((p) => p.image), changed.map((p) => "page " + p.page + " of " + to));
+  // Each changed page twice: as it was (from), and as it is now with the changed regions boxed (to).
+  const urls = [];
+  const captions = [];
+  result.pages.filter((p) => p.changed).forEach((p) => {
+    if (p.page <= result.from_pages) {
+      urls.push("/v1/renders/" + a.id + "/pages/" + p.page + ".png");
+      captions.push("page " + p.page + " of " + from);
+    }
+    urls.push(p.image);
+    captions.push("page " + p.page + " of " + to + ", " + p.regions.length + " change(s) boxed");
+  });
+  await showImages($("diff-pages"), urls, captions);
 }
 
 // ---- wiring ------------------------------------------------------------------------------------
