@@ -14,8 +14,12 @@
 #
 # Our own Redis (only when REDIS_URL is unset) persists: AOF with `appendfsync everysec` under
 # $RUN_DIR/redis (an orderly stop loses nothing; a host crash at most the last second; `always`
-# would fsync every write, result files included, for no gain here). Its port is picked once and
-# kept in $RUN_DIR/redis.port, so `redis-cli -p $(cat .run/redis.port)` keeps working across runs.
+# would fsync every write for no gain here), and never evicts (`maxmemory-policy noeviction`: when
+# full it refuses writes, which the API answers 503, rather than drop a queued job).
+# Its port is picked once and kept in $RUN_DIR/redis.port, so
+# `redis-cli -p $(cat .run/redis.port)` keeps working across runs.
+# Result files go to $RUN_DIR/results (WENSHU_RESULT_STORE=fs), not into Redis, unless
+# WENSHU_RESULT_STORE / WENSHU_RESULT_DIR say otherwise.
 #
 # Host, port and worker count come from core/settings.py (the one place defaults live); a bad
 # setting stops the start with the settings' own message.
@@ -94,7 +98,8 @@ start_redis() {
   port=$(redis_port)
   # setsid: a Ctrl-C in the terminal reaches this script only, never Redis directly.
   setsid redis-server --port "$port" --bind 127.0.0.1 --dir "$REDIS_DIR" --save "" \
-    --appendonly yes --appendfsync everysec --logfile "$RUN_DIR/redis.log" </dev/null &
+    --appendonly yes --appendfsync everysec --maxmemory-policy noeviction \
+    --logfile "$RUN_DIR/redis.log" </dev/null &
   redis_pid=$!
   export REDIS_URL="redis://127.0.0.1:$port/0"
   for _ in $(seq 600); do   # up to 60 s: a large append-only file takes a while to load
@@ -170,6 +175,8 @@ settings=$(read_settings)
 read -r host port workers <<<"$settings"
 url="http://$host:$port"
 mkdir -p "$REDIS_DIR"
+export WENSHU_RESULT_STORE=${WENSHU_RESULT_STORE:-fs}
+[ "$WENSHU_RESULT_STORE" != fs ] || export WENSHU_RESULT_DIR=${WENSHU_RESULT_DIR:-$RUN_DIR/results}
 
 if [ -z "${REDIS_URL:-}" ]; then start_redis; fi
 if [ -z "$stop_signal" ]; then

@@ -13,6 +13,7 @@ from flask import Flask, g, request
 from redis.exceptions import RedisError
 
 from core.errors import Unauthorized
+from core.redis_checks import eviction_warning
 from core.settings import Settings
 
 from . import batches, idempotency, listing, ops, previews, renders, studio, templates_api
@@ -41,6 +42,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["wenshu"] = st
     app.extensions["wenshu.metrics"] = ops.HttpMetrics(st)
     _seed_bundled(st)
+    if warning := eviction_warning(st.redis):
+        log.warning(warning)
     if not settings.api_keys:
         log.warning("WENSHU_API_KEYS is empty: the API is open to anyone who can reach it (development only)")
     _install_request_hooks(app, settings)
@@ -78,9 +81,11 @@ def _install_request_hooks(app: Flask, settings: Settings) -> None:
         metrics = app.extensions["wenshu.metrics"]
         metrics.requests.labels(request.method, route, str(response.status_code)).inc()
         metrics.latency.labels(route).observe(elapsed)
-        log.info("request", extra={"request_id": g.get("request_id"), "method": request.method,
-                                   "path": request.path, "status": response.status_code,
-                                   "duration_ms": round(elapsed * 1000, 1)})
+        fields = {"request_id": g.get("request_id"), "method": request.method, "path": request.path,
+                  "status": response.status_code, "duration_ms": round(elapsed * 1000, 1)}
+        if g.get("job_id"):
+            fields["job_id"] = g.job_id
+        log.info("request", extra=fields)
         return response
 
 

@@ -33,6 +33,7 @@ from rq.worker import SimpleWorker
 from core.batch_doc import batch_queue_name
 from core.errors import ConversionFailed
 from core.keys import Keys
+from core.redis_checks import eviction_warning
 from core.result_stores import build_result_store
 from core.settings import Settings
 from core.stores import JobStore, now_iso
@@ -217,6 +218,8 @@ def run_pool(settings: Settings, processes: int) -> int:
     cmd = [sys.executable, "-m", "worker.runner"]
     redis = Redis.from_url(settings.redis_url)
     results = ResultSweeper(redis, settings, build_result_store(settings, redis))
+    if warning := eviction_warning(redis):
+        log.warning(warning)
 
     def spawn(slot: int) -> None:
         name = f"wenshu-{uuid.uuid4().hex}"
