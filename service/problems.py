@@ -12,12 +12,14 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from core.errors import PayloadTooLarge, ServiceUnavailable, WenshuError
 
+from .messages import localize_problem
+
 log = logging.getLogger("wenshu.api")
 
 
 def problem_response(error: WenshuError) -> Response:
     """The HTTP response for one of our errors."""
-    body = error.to_problem()
+    body = localize_problem(error.to_problem())  # messages in the reader's language (Accept-Language)
     if getattr(g, "request_id", None):
         body.setdefault("request_id", g.request_id)
     response = Response(json.dumps(body, ensure_ascii=False), status=error.status,

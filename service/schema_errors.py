@@ -17,6 +17,8 @@ from jsonschema.exceptions import ValidationError
 
 from core.pointer import pointer
 
+from .schema_words import worded
+
 
 def _schema_path(error: ValidationError) -> str:
     return "/" + "/".join(str(p) for p in error.absolute_schema_path)
@@ -55,16 +57,19 @@ def _entries(error: ValidationError, prefix: str) -> list[dict[str, Any]]:
     return [{"path": prefix + pointer(path), "message": error.message, "schema_path": _schema_path(error)}]
 
 
-def located(errors: Iterable[ValidationError], prefix: str = "") -> list[dict[str, Any]]:
+def located(errors: Iterable[ValidationError], prefix: str = "",
+            names: dict[str, str] | None = None) -> list[dict[str, Any]]:
     """One entry per problem, at its own pointer, sorted by pointer; duplicates dropped.
 
     jsonschema yields one ``required`` error per missing key, all at the parent object; each is
-    expanded to every missing key, so the duplicates this makes are dropped here.
+    expanded to every missing key, so the duplicates this makes are dropped here. With ``names``
+    (field titles, service.schema_words.labels) the messages are worded in zh-CN and en.
     """
     seen: set[tuple[str, str]] = set()
     out = []
     for error in errors:
         for entry in _entries(error, prefix):
+            entry = worded(error, entry, names) if names is not None else entry  # noqa: PLW2901
             if (entry["path"], entry["message"]) not in seen:
                 seen.add((entry["path"], entry["message"]))
                 out.append(entry)

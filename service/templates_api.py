@@ -10,6 +10,7 @@ from flask import Blueprint, Response, jsonify, request, send_file
 
 from core.errors import BadRequest, NotFound
 
+from .messages import localize
 from .multipart import part_bytes, received_parts
 from .registry import TemplateVersion
 from .schema_gaps import undefined_in_schema
@@ -63,7 +64,7 @@ def put_template(name: str):
         title=request.form.get("title") or meta.get("title"), formats=meta.get("formats"))
     warnings = undefined_in_schema(state().registry.resolve(name, version).meta.get("variables", []), schema)
     # The same .docx and contract again: the version already exists, nothing changed → 200, not 201.
-    response = jsonify({"name": name, "version": version, "created": created, "warnings": warnings})
+    response = jsonify({"name": name, "version": version, "created": created, "warnings": localize(warnings)})
     response.status_code = 201 if created else 200
     response.headers["Location"] = f"/v1/templates/{name}"
     return response
@@ -102,4 +103,5 @@ def delete_template(name: str):
 @bp.post("/v1/templates/lint")
 def lint_template():
     docx = _uploaded_docx()
-    return jsonify(lint_report(docx))
+    report = lint_report(docx)
+    return jsonify(report | {"problems": localize(report["problems"])})

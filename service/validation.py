@@ -16,12 +16,15 @@ from jsonschema import Draft202012Validator
 from referencing.exceptions import Unresolvable
 
 from core.errors import BadRequest, InvalidData, InvalidRequest, Unprocessable
+from core.finish_options import PDF_SCHEMA, WATERMARK_SCHEMA, check_finish_options
 from core.formats import FORMATS
 from core.typed_values import check_typed_values
 
 from .contracts import DataValidator, compile_validator
+from .messages import relabel
 from .rules import check_rules, raise_for_violations
 from .schema_errors import located
+from .schema_words import labels
 
 RENDER_REQUEST_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -36,8 +39,8 @@ RENDER_REQUEST_SCHEMA: dict[str, Any] = {
                     "items": {"enum": list(FORMATS)}},
         "filename": {"type": "string", "minLength": 1, "maxLength": 120},
         "options": {"type": "object", "additionalProperties": False, "properties": {
-            "pdf": {"type": "object", "additionalProperties": False,
-                    "properties": {"pdfa": {"enum": ["1b", "2b", "3b"]}}},
+            "pdf": PDF_SCHEMA,  # PDF/A, passwords, permissions, metadata, signature (core/finish_options.py)
+            "watermark": WATERMARK_SCHEMA,
             "update_indexes": {"type": "boolean"},
             "undefined": {"enum": ["strict", "warn", "blank"]}}},
         "validation": {"enum": ["strict", "warn"]},
@@ -87,6 +90,7 @@ def validate_request(body: Any) -> dict[str, Any]:
     errors = [{"path": e["path"], "message": e["message"]} for e in located(_REQUEST_VALIDATOR.iter_errors(body))]
     if errors:
         raise InvalidRequest("the render request is malformed: " + _summary(errors), errors=errors)
+    check_finish_options(body.get("options"))
     return {"formats": ["pdf"], "validation": "strict", "options": {}} | body
 
 
@@ -102,7 +106,8 @@ def _schema_errors(data: Any, validator: DataValidator, prefix: str) -> list[dic
     never a fetch (the validator's registry refuses) and never a 500.
     """
     try:
-        return located(validator.iter_errors(data), prefix)
+        errors = list(validator.iter_errors(data))
+        return located(errors, prefix, labels(validator.schema)) if errors else []
     except Unresolvable as exc:
         raise Unprocessable(f"the template's schema has a reference that cannot be resolved: {exc}",
                             errors=[{"path": "schema", "message": "unresolvable $ref"}]) from exc
@@ -126,18 +131,19 @@ def validate_data(data: Any, schema: dict | None, rules: list, *, pointer_prefix
     errors = _schema_errors(data, validator or compile_validator(schema), pointer_prefix) if schema else []
     if errors:
         detail = f"data does not match the template's schema ({len(errors)} problem(s)): " + _summary(errors)
-        detail += _rules_too(data, rules, pointer_prefix, rule_timeout, errors)
+        detail += _rules_too(data, rules, pointer_prefix, rule_timeout, errors, schema)
         raise InvalidData(detail, errors=errors[:MAX_ERRORS])
     # The worker's own grammar ($rich options, $image data, control characters), run now so a bad
     # value is a 422 at POST rather than a failed job; only `style` waits for the template.
     check_typed_values(data, tuple(part for part in pointer_prefix.split("/") if part))
-    violations = _violations(data, rules, pointer_prefix, rule_timeout)
+    violations = _violations(data, rules, pointer_prefix, rule_timeout, schema)
     if violations and mode == "strict":
         raise_for_violations(violations)
     return violations
 
 
-def _violations(data: Any, rules: list, prefix: str, timeout: float | None) -> list[dict[str, Any]]:
+def _violations(data: Any, rules: list, prefix: str, timeout: float | None,
+                schema: dict | None = None) -> list[dict[str, Any]]:
     """The rule violations of ``data``, their pointers under ``prefix``."""
     if not rules:
         return []
@@ -145,17 +151,20 @@ def _violations(data: Any, rules: list, prefix: str, timeout: float | None) -> l
     for v in violations:
         v["path"] = prefix + v.get("path", "")
         v["cells"] = [prefix + c for c in v.get("cells", [])]
+    if violations and schema:
+        relabel(violations, rules, labels(schema))  # columns in words (自然人), not keys
     return violations
 
 
-def _rules_too(data: Any, rules: list, prefix: str, timeout: float | None, errors: list[dict[str, Any]]) -> str:
+def _rules_too(data: Any, rules: list, prefix: str, timeout: float | None, errors: list[dict[str, Any]],
+               schema: dict | None = None) -> str:
     """Add the rule violations of schema-invalid ``data`` to ``errors``; a note for the detail.
 
     Rules run on the data as it is: a rule instance that cannot compute on a bad value fails by
     itself (rules.py catches it per instance) and is left out here, since the schema error
     already names that value. Typed values are not checked on data the schema refused.
     """
-    found = [v for v in _violations(data, rules, prefix, timeout) if "error" not in v]
+    found = [v for v in _violations(data, rules, prefix, timeout, schema) if "error" not in v]
     errors.extend({"path": v["path"], "message": v["message"], "message_en": v["message_en"], "rule": v["rule"],
                    "cells": v["cells"], "left": v["left"], "right": v["right"]} for v in found)
     return f"; and {len(found)} rule violation(s), listed with their rule" if found else ""
