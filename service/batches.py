@@ -15,7 +15,7 @@ import json
 import uuid
 
 from flask import Blueprint, Response, request
-from rq import Queue, Retry
+from rq import Callback, Queue, Retry
 
 from core.batch_doc import BatchDocument, BatchPlan, BatchStore, batch_queue_name
 from core.errors import Gone, NotFound, QueueFull, UnsupportedMediaType
@@ -97,7 +97,7 @@ def _enqueue(st: ServiceState, body: dict, name: str, version: str, warnings: li
                                    warnings=record_warnings, created_at=now))
     jobs = [Queue.prepare_data(
         "worker.batch.record_job", job_id=record_id, timeout=st.settings.job_timeout, result_ttl=0,
-        failure_ttl=st.settings.result_ttl, retry=Retry(max=1),
+        failure_ttl=st.settings.result_ttl, retry=Retry(max=1), on_failure=Callback("worker.batch.record_abandoned"),
         args=(RenderPayload(id=record_id, template=ref, data=record["data"], formats=tuple(body["formats"]),
                             options=body["options"], basename=names[i], owner=owner).to_dict(), batch_id, i))
         for i, (record_id, record) in enumerate(zip(ids, body["records"], strict=True))]

@@ -277,3 +277,34 @@ def test_batch_records_queued_past_the_limit_are_refused_for_now(batch_settings,
     response = idle.post("/v1/batches", json={"template": "invoice", "records": invoices(invoice, 2)})
     problem = assert_problem(response, 429)
     assert "WENSHU_MAX_BATCH_RECORDS=4" in problem["detail"] and response.headers["Retry-After"] == "30"
+
+
+def test_a_record_whose_worker_died_for_good_still_ends_the_batch(batch_settings, monkeypatch):
+    """RQ's failure callback for an abandoned record (no retries left): failed, counted, assembly queued."""
+    from rq.job import Job
+
+    from core.payload import JobDocument
+    from core.stores import JobStore
+    from worker.batch import record_abandoned
+
+    redis = Redis.from_url(batch_settings.redis_url)
+    monkeypatch.setenv("REDIS_URL", batch_settings.redis_url)
+    monkeypatch.setenv("WENSHU_KEY_PREFIX", "batches-dead")
+    monkeypatch.setenv("WENSHU_QUEUE", "batches-dead")
+    keys, batch_id, record_id = Keys("batches-dead"), "d" * 32, "e" * 32
+    BatchStore(redis, keys, 60).create(
+        BatchDocument(id=batch_id, template={}, formats=["pdf"], outputs=["files"], total=1, created_at="now"),
+        BatchPlan(record_ids=[record_id], basenames=["x-001"], titles=["1"], basename="x"))
+    JobStore(redis, keys, 60).create(JobDocument(id=record_id, template={}, formats=["pdf"], created_at="now",
+                                                 status="started"))
+    job = Job.create("worker.batch.record_job", args=({"id": record_id}, batch_id, 0), connection=redis)
+    job.retries_left = 1
+    record_abandoned(job, redis)  # RQ will run it again: nothing counted yet
+    assert BatchStore(redis, keys, 60).get(batch_id).failed == 0
+    job.retries_left = 0
+    record_abandoned(job, redis)
+    doc = BatchStore(redis, keys, 60).get(batch_id)
+    assert (doc.failed, doc.failures[0]["pointer"]) == (1, "/records/0")
+    assert "died twice" in doc.failures[0]["error"]["detail"]
+    assert JobStore(redis, keys, 60).get(record_id).status == "failed"
+    assert Queue("batches-dead", connection=redis).job_ids == [f"{batch_id}-assembly"]

@@ -19,47 +19,70 @@ from urllib.parse import quote
 
 from pypdf import PdfReader, PdfWriter
 from pypdf.errors import PyPdfError
+from redis import Redis
 from rq import Queue, Retry, get_current_job
+from rq.job import Job
 
 from core.batch_doc import BatchDocument, BatchPlan, BatchStore
 from core.formats import MIME_TYPES
+from core.keys import Keys
 from core.payload import FINISHED, JobDocument
-from core.stores import now_iso
+from core.settings import Settings
+from core.stores import JobStore, now_iso
 from core.webhooks import deliver_in_background
 
 from .jobs import Engine, render_job
 
 log = logging.getLogger("wenshu.worker")
 ZIP_NAME, MERGED_NAME = "{base}.zip", "{base}.pdf"
+ABANDONED = {"type": "https://wenshu.dev/problems/conversion-failed", "title": "Conversion failed", "status": 502,
+             "detail": "the worker process died twice while rendering this record (killed, or out of memory)"}
 INTERNAL_ERROR = {"type": "https://wenshu.dev/problems/internal", "title": "Internal error", "status": 500,
                   "detail": "the record's render ended without a result; it has been logged"}
 
 
 def record_job(raw: dict[str, Any], batch_id: str, index: int) -> None:
     """RQ entry point for one batch record: render it, then count it on the batch."""
+    engine = Engine.current()
     try:
         render_job(raw)
     except Exception:
         job = get_current_job()
         if job is None or not job.retries_left:  # the last attempt: the record failed for good
-            _count(batch_id, index, raw["id"])
+            _count(engine.jobs.redis, engine.settings, batch_id, index, raw["id"])
         raise
-    _count(batch_id, index, raw["id"])
+    _count(engine.jobs.redis, engine.settings, batch_id, index, raw["id"])
+
+
+def record_abandoned(job: Job, connection: Redis, *exc_info: Any) -> None:
+    """RQ failure callback (``on_failure``), also run when RQ finds a record whose worker died.
+
+    A record RQ will run again is left alone; one that will not is failed and counted, so a batch
+    whose record killed its worker twice still ends instead of waiting for it for ever.
+    """
+    if job.retries_left:
+        return
+    raw, batch_id, index = job.args
+    settings = Settings.from_env()
+    jobs = JobStore(connection, Keys(settings.key_prefix), settings.result_ttl)
+    doc = jobs.get(raw["id"])
+    if doc is not None and not doc.ended:
+        jobs.update(raw["id"], status="failed", error=ABANDONED, finished_at=now_iso())
+    _count(connection, settings, batch_id, index, raw["id"])
 
 
 def _store(engine: Engine) -> BatchStore:
     return BatchStore(engine.jobs.redis, engine.keys, engine.settings.result_ttl)
 
 
-def _count(batch_id: str, index: int, record_id: str) -> None:
-    engine = Engine.current()
-    doc = engine.jobs.get(record_id)
+def _count(redis: Redis, settings: Settings, batch_id: str, index: int, record_id: str) -> None:
+    keys = Keys(settings.key_prefix)
+    doc = JobStore(redis, keys, settings.result_ttl).get(record_id)
     problem = None if doc is not None and doc.status == FINISHED else ((doc and doc.error) or INTERNAL_ERROR)
-    if _store(engine).record_ended(batch_id, index, problem):
-        queue = Queue(engine.settings.queue, connection=engine.jobs.redis)
-        queue.enqueue("worker.batch.assemble_job", batch_id, job_id=f"{batch_id}-assembly",
-                      job_timeout=engine.settings.job_timeout, result_ttl=0,
-                      failure_ttl=engine.settings.result_ttl, retry=Retry(max=1))
+    if BatchStore(redis, keys, settings.result_ttl).record_ended(batch_id, index, problem):
+        Queue(settings.queue, connection=redis).enqueue(
+            "worker.batch.assemble_job", batch_id, job_id=f"{batch_id}-assembly", job_timeout=settings.job_timeout,
+            result_ttl=0, failure_ttl=settings.result_ttl, retry=Retry(max=1))
 
 
 def assemble_job(batch_id: str) -> None:

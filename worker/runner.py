@@ -150,15 +150,16 @@ def recover_jobs(redis: Redis, settings: Settings, worker_name: str) -> list[str
     Returns:
         The ids of the jobs recovered.
     """
-    registry = StartedJobRegistry(settings.queue, connection=redis)
     # RQ's public view of another worker's executions; expired ones are already cleanup()'s.
     dead = SimpleWorker([], connection=redis, name=worker_name)
     entries = [execution.composite_key for execution in dead.get_current_executions(refresh=True)]
     if not entries:
         return []
-    # Expire just these executions; cleanup() handles every execution expired before now.
-    redis.zadd(registry.key, dict.fromkeys(entries, 0), xx=True)
-    registry.cleanup()
+    for queue in (settings.queue, batch_queue_name(settings.queue)):  # a render's, or a batch record's
+        registry = StartedJobRegistry(queue, connection=redis)
+        # Expire just these executions; cleanup() handles every execution expired before now.
+        redis.zadd(registry.key, dict.fromkeys(entries, 0), xx=True)
+        registry.cleanup()
     job_ids = [entry.split(":", 1)[0] for entry in entries]
     store = JobStore(redis, Keys(settings.key_prefix), settings.result_ttl)
     for job_id in job_ids:
@@ -188,9 +189,10 @@ def sweep_orphans(redis: Redis, settings: Settings) -> list[str]:
         The ids of the jobs recovered.
     """
     keys = Keys(settings.key_prefix)
-    registry = StartedJobRegistry(settings.queue, connection=redis)
+    running = [job_id for queue in (settings.queue, batch_queue_name(settings.queue))
+               for job_id in StartedJobRegistry(queue, connection=redis).get_job_ids(cleanup=False)]
     dead: set[str] = set()
-    for job_id in registry.get_job_ids(cleanup=False):
+    for job_id in running:
         try:
             job = Job.fetch(job_id, connection=redis)
         except Exception:  # noqa: BLE001 - deleted meanwhile
