@@ -4,7 +4,7 @@ Every entry of a problem's ``errors`` (and of lint ``problems``, job ``warnings`
 ``message`` and ``message_en``. Producers write ``message`` in Chinese where they can (schema
 errors: service/schema_words.py; rule messages; lint through service/lint_zh.py) and
 ``message_en`` in English; :func:`localize` then makes ``message`` the reader's language. An
-entry only in English keeps it in both. Pointers and every other field are untouched.
+entry written in one language only is left as it is. Pointers and every other field are untouched.
 
 Rule messages name what a ``for_each`` binding stands for in words (``自然人``, taken from the
 title or short description the schema gives that key), not the internal key (``natural_person``).
@@ -40,6 +40,9 @@ def localize(entries: list[Any], lang: str | None = None) -> list[Any]:
             continue
         english = entry.get("message_en") or entry["message"]
         chinese = entry["message"] if entry.get("message_en") else lint_zh(entry["message"])
+        if chinese == english:  # written in one language only: shown as written, nothing added
+            out.append(entry)
+            continue
         out.append({**entry, "message": english if lang == "en" else chinese, "message_en": english})
     return out
 
