@@ -6,6 +6,7 @@ import io
 import json
 
 import pytest
+from docx import Document
 from PIL import Image
 
 from helpers import assert_problem, docx_with
@@ -75,3 +76,33 @@ def test_changed_value_is_one_boxed_region(client, jobs):
     drawn = Image.open(io.BytesIO(image.data)).convert("RGB")
     red = drawn.getpixel((max(0, x0 - 2), (y0 + y1) // 2))
     assert red[0] > 180 and red[1] < 80, red
+
+
+def test_pages_of_an_unfinished_render_are_409_saying_so(settings, tmp_path_factory):
+    from conftest import private_redis
+    from service.app import create_app
+
+    with private_redis(tmp_path_factory, settings, "pages-idle") as idle:  # no worker serves this queue
+        api = create_app(idle).test_client()
+        parts = {"template": (io.BytesIO(TEMPLATE), "t.docx"), "data": json.dumps({"name": "x", "salary": "1"})}
+        job = api.post("/v1/renders", data=parts, content_type="multipart/form-data").json["id"]
+        body = assert_problem(api.get(f"/v1/renders/{job}/pages/1.png"), 409)
+        assert "queued" in body["detail"]
+        assert_problem(api.get(f"/v1/renders/{job}/compare/{job}"), 409)
+
+
+def test_a_page_only_one_version_has_is_all_change(client, jobs):
+    two_pages = docx_with("Offer for {{ name }}", "Salary: {{ salary }}")
+    document = Document(io.BytesIO(two_pages))
+    document.add_page_break()
+    document.add_paragraph("Annex: {{ name }}")
+    out = io.BytesIO()
+    document.save(out)
+    parts = {"template": (io.BytesIO(out.getvalue()), "t2.docx"),
+             "data": json.dumps({"name": "Li Lei", "salary": "8000"})}
+    longer = client.post("/v1/renders?wait=60", data=parts, content_type="multipart/form-data").json["id"]
+    body = client.get(f"/v1/renders/{jobs['a']}/compare/{longer}").json
+    assert (body["from_pages"], body["to_pages"], body["changed"]) == (1, 2, True)
+    assert [p["changed"] for p in body["pages"]] == [False, True]
+    assert client.get(body["pages"][1]["image"]).mimetype == "image/png"
+    assert_problem(client.get(f"/v1/renders/{jobs['a']}/compare/{longer}/pages/3.png"), 404)
