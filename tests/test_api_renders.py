@@ -128,10 +128,10 @@ def test_wait_with_download_answers_the_pdf_itself(client):
     assert squash(sample["seller"]["name"]) in text
 
 
-def test_download_of_a_format_not_rendered_is_400(client):
+def test_download_of_a_format_not_rendered_is_422(client):
     doc = finished(client, {"template": "invoice", "data": invoice_sample(client), "formats": ["docx"]})
     response = client.get(f"/v1/renders/{doc['id']}?download=pdf")
-    assert response.status_code == 400 and response.mimetype == "application/problem+json"
+    assert response.status_code == 422 and response.mimetype == "application/problem+json"
     assert response.get_json()["errors"][0]["path"] == "?download"
 
 

@@ -21,6 +21,7 @@ from rq import get_current_job
 from core.errors import Gone, WenshuError
 from core.formats import MIME_TYPES
 from core.keys import Keys
+from core.logs import log_context
 from core.metrics import MetricsRecorder
 from core.payload import JobDocument, RenderPayload
 from core.result_stores import build_result_store
@@ -28,6 +29,7 @@ from core.settings import Settings
 from core.stores import JobStore, TemplateStore, now_iso
 from core.webhooks import deliver_in_background
 
+from .doc_metadata import with_document_metadata
 from .libreoffice import Supervisor
 from .pipeline import Output, Pipeline
 
@@ -44,12 +46,18 @@ def render_job(raw: dict[str, Any]) -> None:
     engine = Engine.current()
     payload = RenderPayload.from_dict(raw)
     try:
-        engine.run(payload)
+        with log_context(job_id=payload.id, request_id=payload.request_id):
+            engine.run(payload)
     except Exception:
         job = get_current_job()
         if job is None or not job.retries_left:
             engine.fail_unexpectedly(payload)
         raise
+
+
+def _metric_template(payload: RenderPayload) -> str:
+    """The template label of a job's metrics: the registered name; every ad-hoc upload is one "ad-hoc"."""
+    return "ad-hoc" if payload.template.adhoc else payload.template.name
 
 
 def _ms_between(start: str, end: str) -> int:
@@ -102,7 +110,7 @@ class Engine:
         final = self.jobs.update(job_id, status="finished", files=files, finished_at=finished, timings_ms=timings,
                                  **extra)
         self._callback(payload, final)
-        self.metrics.job_finished("finished", {k: v / 1000 for k, v in timings.items()})
+        self.metrics.job_finished("finished", {k: v / 1000 for k, v in timings.items()}, _metric_template(payload))
         log.info("job finished", extra={"job_id": job_id, "template": payload.template.label(),
                                         "duration_ms": round((time.perf_counter() - t0) * 1000)})
 
@@ -110,6 +118,10 @@ class Engine:
         template = self.templates.get_docx(payload.template)
         if template is None:
             raise Gone(f"template {payload.template.label()} is no longer stored")
+        # No "Author: python-docx" in the PDF; an empty title takes the registered one; /Lang from dc:language.
+        ref = payload.template
+        meta = None if ref.adhoc else self.templates.json_field(ref.name, ref.version, "meta")
+        template = with_document_metadata(template, title=(meta or {}).get("title"))
         return self.pipeline.produce(template, payload.data, payload.formats, payload.options)
 
     def _store_files(self, job_id: str, payload: RenderPayload, output: Output) -> list[dict[str, Any]]:
@@ -132,7 +144,7 @@ class Engine:
         try:
             doc = self.jobs.update(payload.id, status="failed", error=error, finished_at=now_iso())
             self._callback(payload, doc)
-            self.metrics.job_finished("failed", {})
+            self.metrics.job_finished("failed", {}, _metric_template(payload), "internal")
         except Exception:  # noqa: BLE001 - Redis itself may be what failed
             log.exception("could not record the failure of job %s", payload.id)
 
@@ -142,5 +154,6 @@ class Engine:
         final = self.jobs.update(job_id, status="failed", error=error, finished_at=finished,
                                  timings_ms={"queued": _ms_between(doc.created_at, started)})
         self._callback(payload, final)
-        self.metrics.job_finished("failed", {})
+        self.metrics.job_finished("failed", {"queued": _ms_between(doc.created_at, started) / 1000},
+                                  _metric_template(payload), exc.slug)
         log.warning("job failed: %s", exc.detail, extra={"job_id": job_id, "template": payload.template.label()})
