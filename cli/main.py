@@ -14,6 +14,7 @@ from pathlib import Path
 def build_parser() -> argparse.ArgumentParser:
     """The CLI's argument parser (also used by tests that check deployment files)."""
     parser = argparse.ArgumentParser(prog="wenshu", description="文书 — JSON + Word template → DOCX/PDF")
+    parser.add_argument("--version", action="version", version=f"wenshu {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the HTTP API (waitress)")
@@ -37,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     lint = sub.add_parser("lint", help="check a .docx template's tags and safety")
     lint.add_argument("file", help="the .docx")
+    lint.add_argument("--format", choices=["json", "text"], default="json",
+                      help="json for machines (default), text for people: one line per problem")
 
     skeleton = sub.add_parser("skeleton", help="print the JSON Schema and a sample data skeleton of a .docx")
     skeleton.add_argument("file", help="the .docx")
@@ -53,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from core.errors import WenshuError
+    from core.errors import ConfigError, WenshuError
     from core.logs import configure_logging
     from core.settings import Settings
 
@@ -62,6 +65,10 @@ def main(argv: list[str] | None = None) -> int:
         configure_logging(settings.log_level)
         return {"serve": _serve, "worker": _worker, "seed": _seed, "render": _render,
                 "lint": _lint, "skeleton": _skeleton, "preview": _preview}[args.command](args, settings)
+    except ConfigError as exc:
+        # Before anything runs: one line an operator can act on, not a problem document.
+        print(f"wenshu: invalid settings: {exc.detail}", file=sys.stderr)
+        return 2
     except WenshuError as exc:
         print(json.dumps(exc.to_problem(), ensure_ascii=False, indent=2), file=sys.stderr)
         return 2
@@ -132,8 +139,26 @@ def _lint(args, settings) -> int:
 
     data = Path(args.file).read_bytes()
     report = lint_report(data)
-    print(json.dumps(report, ensure_ascii=False, indent=2))
+    print(_lint_text(args.file, report) if args.format == "text" else json.dumps(report, ensure_ascii=False, indent=2))
     return 0 if report["ok"] else 1
+
+
+def _lint_text(name: str, report: dict) -> str:
+    """``file: part ¶N: tag — message`` per problem, then the variables the template uses."""
+    lines = [f"{name}: {p.get('part', '?')} ¶{p.get('paragraph', '?')}: {p.get('tag', '')} — {p['message']}"
+             for p in report.get("problems", [])]
+    lines.append(f"{name}: {'ok' if report['ok'] else f'{len(lines)} problem(s)'}; variables: "
+                 + (", ".join(report.get("variable_paths") or report.get("variables") or []) or "none"))
+    return "\n".join(lines)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("wenshu")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def _skeleton(args, settings) -> int:

@@ -17,7 +17,12 @@ from .keys import Keys
 BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 """Histogram bucket bounds in seconds for render and convert latency."""
 HISTOGRAMS = {"render": "docxtpl fill time per job", "convert": "LibreOffice conversion time per job",
-              "total": "time from enqueue to finish per job"}
+              "total": "time from enqueue to finish per job",
+              "queue_wait": "time a job waited in the queue before a worker took it"}
+SEP = "\x1f"
+"""Joins label values in one Redis hash field (no label value contains it: names are checked)."""
+RSS_TTL_SECONDS = 15
+"""A worker's memory sample expires with its liveness mark: dead workers drop out of the gauge."""
 
 
 class MetricsRecorder:
@@ -26,9 +31,12 @@ class MetricsRecorder:
     def __init__(self, redis: Redis, keys: Keys) -> None:
         self.redis, self.keys = redis, keys
 
-    def job_finished(self, outcome: str, seconds: dict[str, float]) -> None:
+    def job_finished(self, outcome: str, seconds: dict[str, float], template: str = "", problem: str = "") -> None:
+        """Count one ended job by outcome, template name and problem type; add its timings."""
         pipe = self.redis.pipeline(transaction=False)
-        pipe.hincrby(self.keys.metric("jobs"), outcome, 1)
+        pipe.hincrby(self.keys.metric("jobs"), SEP.join((outcome, template, problem)), 1)
+        if "queued" in seconds:
+            seconds = {**seconds, "queue_wait": seconds["queued"]}
         for name, value in seconds.items():
             if name not in HISTOGRAMS:
                 continue
@@ -43,6 +51,11 @@ class MetricsRecorder:
     def libreoffice_restarted(self, reason: str) -> None:
         kind = reason.split(" ")[0] if reason else "unknown"
         self.redis.hincrby(self.keys.metric("lo_restarts"), kind, 1)
+
+    def memory(self, worker: str, rss: dict[str, int]) -> None:
+        """This worker's resident memory now, by process ("worker", "libreoffice"), in bytes."""
+        key = self.keys.metric(f"rss:{worker}")
+        self.redis.pipeline(transaction=False).hset(key, mapping=rss).expire(key, RSS_TTL_SECONDS).execute()
 
 
 class RedisMetricsCollector:
@@ -61,10 +74,13 @@ class RedisMetricsCollector:
             yield up
 
     def _collect(self) -> Iterator:
-        jobs = CounterMetricFamily("wenshu_jobs", "Jobs that ended, by outcome", labels=["outcome"])
-        for outcome, count in self._hash("jobs").items():
-            jobs.add_metric([outcome], float(count))
+        jobs = CounterMetricFamily("wenshu_jobs", "Jobs that ended, by outcome, template and problem type",
+                                   labels=["outcome", "template", "problem"])
+        for field, count in self._hash("jobs").items():
+            labels = (field.split(SEP) + ["", ""])[:3]
+            jobs.add_metric(labels, float(count))
         yield jobs
+        yield self._memory()
         restarts = CounterMetricFamily("wenshu_libreoffice_restarts", "LibreOffice restarts, by reason",
                                        labels=["reason"])
         for reason, count in self._hash("lo_restarts").items():
@@ -91,6 +107,16 @@ class RedisMetricsCollector:
         up = GaugeMetricFamily("wenshu_redis_up", "1 when the API can reach Redis")
         up.add_metric([], 1)
         yield up
+
+    def _memory(self) -> GaugeMetricFamily:
+        rss = GaugeMetricFamily("wenshu_worker_rss_bytes", "Resident memory of each live worker process and its "
+                                "LibreOffice", labels=["worker", "process"])
+        prefix = self.keys.metric("rss:")
+        for key in self.redis.scan_iter(match=prefix + "*", count=100):
+            worker = key.decode()[len(prefix):]
+            for process, value in self.redis.hgetall(key).items():
+                rss.add_metric([worker, process.decode()], float(value))
+        return rss
 
     def _hash(self, name: str) -> dict[str, str]:
         return {k.decode(): v.decode() for k, v in self.redis.hgetall(self.keys.metric(name)).items()}

@@ -52,6 +52,8 @@ class RenderPayload:
     callback_url: str | None = None
     owner: str | None = None
     """Who asked for it, as a hash (of the API key; of the remote address when the API runs open)."""
+    request_id: str | None = None
+    """The API request that queued it (X-Request-Id): put on every worker log line of the job."""
 
     def to_dict(self) -> dict[str, Any]:
         raw = asdict(self)

@@ -25,6 +25,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ENV_PREFIX = "WENSHU_"
 ENVIRONMENTS = ("development", "production", "test")
 RESULT_STORES = ("redis", "fs", "s3")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 def _setting(default: Any, doc: str, env: str | None = None, minimum: float | None = None) -> Any:
@@ -34,6 +35,15 @@ def _setting(default: Any, doc: str, env: str | None = None, minimum: float | No
 
 def _csv(value: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+def _number(kind: Callable[[str], Any], words: str) -> Callable[[str], Any]:
+    def parse(value: str) -> Any:
+        try:
+            return kind(value)
+        except ValueError:
+            raise ValueError(f"expected {words}") from None
+    return parse
 
 
 def _flag(value: str) -> bool:
@@ -71,6 +81,12 @@ class Settings:
                                        "through the API.")
     convert_timeout: float = _setting(120.0, "Seconds one LibreOffice conversion may take before the instance "
                                              "is killed.", minimum=0.1)
+    convert_timeout_per_mib: float = _setting(8.0, "Seconds added to WENSHU_CONVERT_TIMEOUT per MiB of the "
+                                              "document's text (word/document.xml), up to twice it: a 10 000-row "
+                                              "table is ~9 MiB.", minimum=0)
+    long_table_chunk_rows: int = _setting(100, "Tables longer than twice this many rows are converted as chunks of "
+                                          "this many (LibreOffice lays out one long table in quadratic time); 0: off.",
+                                          minimum=0)
     render_timeout: float = _setting(5.0, "CPU seconds the docxtpl fill of one job may take (the 2 000-row "
                                            "report needs under 1).", minimum=0.1)
     lo_restart_after: int = _setting(200, "Conversions after which a LibreOffice instance is recycled.", minimum=1)
@@ -100,6 +116,9 @@ class Settings:
     webhook_secret: str = _setting("", "HMAC-SHA256 key for `X-Wenshu-Signature` on callbacks.")
     webhook_allow_private: bool = _setting(False, "Allow callbacks to loopback/private addresses.")
     log_level: str = _setting("INFO", "Log level of the JSON logs on stderr.")
+    sign_p12: str = _setting("", "PKCS#12 file (certificate + key) that signs PDFs asking `options.pdf.sign`; "
+                                 "empty: signing refused.")
+    sign_p12_password: str = _setting("", "Password of `WENSHU_SIGN_P12`.")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -131,8 +150,12 @@ class Settings:
                 found.append(f"{env_name(f.name)} must be at least {minimum:g}, got {getattr(self, f.name)!r}")
         if self.env not in ENVIRONMENTS:
             found.append(f"WENSHU_ENV must be one of {', '.join(ENVIRONMENTS)}, not {self.env!r}")
+        if self.sign_p12 and not os.path.isfile(self.sign_p12):
+            found.append(f"WENSHU_SIGN_P12={self.sign_p12!r} is not a file")
         if self.env == "production" and not self.api_keys:
             found.append("WENSHU_ENV=production requires WENSHU_API_KEYS (comma-separated bearer keys)")
+        if self.log_level.upper() not in LOG_LEVELS:
+            found.append(f"WENSHU_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {self.log_level!r}")
         if self.result_store not in RESULT_STORES:
             found.append(f"WENSHU_RESULT_STORE must be one of {', '.join(RESULT_STORES)}, not {self.result_store!r}")
         if self.result_store == "s3" and not self.s3_bucket:
@@ -176,9 +199,9 @@ def documented() -> list[tuple[str, str, Any, str]]:
 def _parser(annotation: Any) -> Callable[[str], Any]:
     kind = str(annotation)
     if kind == "int":
-        return int
+        return _number(int, "a whole number")
     if kind == "float":
-        return float
+        return _number(float, "a number")
     if kind == "bool":
         return _flag
     if kind == "Path":

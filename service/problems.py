@@ -37,7 +37,10 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(WenshuError)
     def _ours(error: WenshuError):
-        if error.status >= 500:
+        if isinstance(error, ServiceUnavailable):
+            # "Not ready, retry": readiness polled during start-up, a busy slot. Expected, not a failure.
+            log.info("request refused for now: %s", error.detail)
+        elif error.status >= 500:
             log.error("request failed: %s", error.detail, exc_info=error.__cause__ is not None)
         return problem_response(error)
 

@@ -9,12 +9,13 @@ import time
 import uuid
 from typing import Any
 
-from flask import Blueprint, Response, redirect, request, send_file, stream_with_context
+from flask import Blueprint, Response, g, redirect, request, send_file, stream_with_context
 from rq import Retry
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
 
 from core.errors import BadRequest, Gone, NotFound, QueueFull, UnsupportedMediaType
+from core.finish_options import check_signing_available
 from core.formats import MIME_TYPES
 from core.payload import CANCELLED, QUEUED, JobDocument, RenderPayload, TemplateRef
 from core.result_stores import content_disposition
@@ -78,6 +79,7 @@ def _read_request() -> tuple[dict[str, Any], bytes | None]:
 def create_render():
     st = state()
     body, adhoc = _read_request()
+    check_signing_available(body.get("options"), state().settings.sign_p12)
     # ?wait and ?download are checked before anything is validated further or queued.
     query = (check_download_route(request.args, body["formats"]) if request.endpoint == "renders.render_download"
              else check_render_query(request.args, body["formats"], download_needs_wait=True))
@@ -99,6 +101,7 @@ def create_render():
     if body.get("callback_url"):
         check_callback_url(body["callback_url"], st.settings)
     job_id, owner = uuid.uuid4().hex, client_id()
+    g.job_id = job_id   # on the API's log line of this request
     replay = idempotency.claim("render", owner, idempotency.fingerprint(body, adhoc), job_id, exists=_known)
     if replay:  # the same Idempotency-Key and body again: the job the first request made
         return idempotency.mark_replayed(_respond(replay, _job(replay), query))
@@ -122,7 +125,7 @@ def create_render():
     render_cache.remember(cache, job_id)
     payload = RenderPayload(id=job_id, template=ref, data=body["data"], formats=tuple(body["formats"]),
                             options=body.get("options") or {}, basename=_basename(body.get("filename"), ref.name),
-                            callback_url=body.get("callback_url"), owner=owner)
+                            callback_url=body.get("callback_url"), owner=owner, request_id=g.get("request_id"))
     st.queue.enqueue("worker.jobs.render_job", payload.to_dict(), job_id=job_id, job_timeout=st.settings.job_timeout,
                      result_ttl=0, failure_ttl=st.settings.result_ttl, retry=Retry(max=1))
     return _respond(job_id, doc, query, created=True)

@@ -31,9 +31,14 @@ from typing import Protocol
 import unoserver
 
 from core.errors import ConversionFailed, ConversionTimeout
+from core.logs import log_lines
 from core.settings import PROJECT_ROOT, Settings
 
+from .long_tables import conversion_timeout
+
 log = logging.getLogger(__name__)
+LO_LOG = logging.getLogger("wenshu.libreoffice")
+"""What LibreOffice and its UNO server write to stderr, one JSON line each."""
 
 LO_SERVER_SCRIPT = Path(__file__).with_name("lo_server.py")
 START_TIMEOUT_SECONDS = 60.0
@@ -163,7 +168,8 @@ class LibreOfficeProcess:
                "--temp-dir", str(self.profile_dir / "tmp")]
         # Own session: a timeout kills soffice and the server together with one killpg.
         self.proc = subprocess.Popen(cmd, env=lo_server_env(self.settings), stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, start_new_session=True)
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        log_lines(self.proc.stderr, LO_LOG, port=self.port)
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -314,7 +320,7 @@ class Supervisor:
 
     def _convert_once(self, docx: bytes, fmt: str, filter_options: list[str], update_index: bool) -> bytes:
         assert self.process is not None
-        timeout = self.settings.convert_timeout
+        timeout = conversion_timeout(self.settings, docx)  # grows with the document (issue #12)
         try:
             result = self.process.convert(docx, fmt, filter_options, update_index, timeout)
         except TimeoutError as exc:

@@ -23,6 +23,7 @@ import sys
 import threading
 import time
 import uuid
+from pathlib import Path
 
 from redis import Redis
 from rq import Queue
@@ -43,6 +44,7 @@ from .result_sweep import ResultSweeper
 
 log = logging.getLogger("wenshu.worker")
 
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 ALIVE_TTL_SECONDS = 15
 """Seconds a worker's "LibreOffice alive" mark lives unless refreshed (readiness)."""
 SWEEP_SECONDS = 10
@@ -81,6 +83,7 @@ def _mark_alive(engine: Engine, redis: Redis, worker: WenshuWorker, stop: thread
             if engine.pipeline.supervisor.running() and redis.exists(worker.key):
                 redis.set(key, os.getpid(), ex=ALIVE_TTL_SECONDS)
                 marked = True
+                engine.metrics.memory(worker.name, memory_sample(os.getpid()))
         except Exception:  # noqa: BLE001 - Redis may be restarting; try again next round
             pass
         stop.wait(ALIVE_REFRESH_SECONDS if marked else 0.1)
@@ -88,6 +91,26 @@ def _mark_alive(engine: Engine, redis: Redis, worker: WenshuWorker, stop: thread
         redis.delete(key)
     except Exception:  # noqa: BLE001
         pass
+
+
+def memory_sample(pid: int) -> dict[str, int]:
+    """Resident bytes of this worker process and of all its descendants (LibreOffice), from /proc."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue   # the process ended while we looked
+        child = int(stat.parent.name)
+        children.setdefault(int(fields[1]), []).append(child)
+        rss[child] = int(fields[21]) * PAGE_SIZE
+    below, todo = 0, list(children.get(pid, []))
+    while todo:
+        p = todo.pop()
+        below += rss.get(p, 0)
+        todo += children.get(p, [])
+    return {"worker": rss.get(pid, 0), "libreoffice": below}
 
 
 def _watch_pool(pool_pid: int, stop: threading.Event) -> None:
