@@ -14,6 +14,7 @@ from core.settings import Settings
 from core.undefined import DEFAULT_MODE
 
 from .libreoffice import Supervisor
+from .long_tables import chunk_long_tables
 from .render import render_docx
 
 
@@ -74,12 +75,16 @@ class Pipeline:
         out.timings_ms["render"] = round((time.perf_counter() - t0) * 1000)
         t1 = time.perf_counter()
         update_index = bool((options or {}).get("update_indexes", False))
+        # LibreOffice gets long tables in chunks (linear layout); the .docx a client gets stays as filled.
+        convertible = docx
+        if any(f != "docx" for f in formats):
+            convertible, _ = chunk_long_tables(docx, self.settings.long_table_chunk_rows)
         for fmt in formats:
             if fmt == "docx":
                 out.files["docx"] = docx
                 continue
             filter_options = pdf_filter_options(options) if fmt == "pdf" else []
-            converted = self.supervisor.convert(docx, fmt, filter_options, update_index)
+            converted = self.supervisor.convert(convertible, fmt, filter_options, update_index)
             if len(converted) > self.settings.max_output:
                 raise RenderLimitExceeded(
                     f"the {fmt} output is {len(converted)} bytes, over the {self.settings.max_output}-byte limit")

@@ -1,0 +1,136 @@
+"""Split long tables of a filled .docx into chunks LibreOffice lays out in linear time.
+
+LibreOffice (25.2) loads one DOCX table in time that grows with the square of its rows: 2 000 rows
+~20 s, 4 000 rows ~90 s, 10 000 rows beyond the default timeout (bench/big_tables.py). The same rows
+as tables of ~100 rows convert linearly — if a real paragraph separates them: adjacent ``w:tbl``
+elements are merged back into one table on import.
+
+So before conversion, each top-level table with more than ``2 × chunk_rows`` body rows becomes chunks
+of ``chunk_rows`` rows. Every chunk is a copy of the table's properties and grid and starts with
+copies of the table's header rows (``w:tblHeader``), so a page that begins with a chunk still shows
+the header; inside a chunk LibreOffice repeats it as before. Chunks are separated by a *seam*: an
+empty paragraph of hidden text, 1 twip high, without spacing, so no gap shows between them.
+
+The price, measured and documented (README "Big documents"): where a chunk begins in the middle of a
+page, its header copy shows there as an extra header row (once per ``chunk_rows`` rows). OOXML has no
+"repeat only at a page top" row, and LibreOffice's table split over UNO (``.uno:SplitTable``) leaves
+its API objects pointing at the wrong part, so the seams cannot be mended after import yet.
+Only the PDF (or other converted formats) sees chunks: the .docx a client downloads is as filled.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import zipfile
+
+from lxml import etree
+
+from core.settings import Settings
+
+W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+
+
+def _w(tag: str) -> str:
+    return f"{{{W}}}{tag}"
+
+
+def header_rows(tbl: etree._Element) -> list[etree._Element]:
+    """The leading rows of ``tbl`` marked to repeat as a header (``w:trPr/w:tblHeader``)."""
+    rows = []
+    for tr in tbl.iterchildren(_w("tr")):
+        flag = tr.find(f"{_w('trPr')}/{_w('tblHeader')}")
+        if flag is None or flag.get(_w("val"), "true") in ("0", "false", "off"):
+            break
+        rows.append(tr)
+    return rows
+
+
+def seam_paragraph() -> etree._Element:
+    """The paragraph between two chunks: hidden text, 1 twip high, no spacing."""
+    p = etree.Element(_w("p"))
+    ppr = etree.SubElement(p, _w("pPr"))
+    spacing = etree.SubElement(ppr, _w("spacing"))
+    for name, value in (("before", "0"), ("after", "0"), ("line", "1"), ("lineRule", "exact")):
+        spacing.set(_w(name), value)
+    rpr = etree.SubElement(ppr, _w("rPr"))
+    etree.SubElement(rpr, _w("vanish"))
+    etree.SubElement(rpr, _w("sz")).set(_w("val"), "2")
+    return p
+
+
+def split_table(tbl: etree._Element, chunk_rows: int) -> list[etree._Element]:
+    """``tbl`` as a list of elements (tables and seams) to put in its place; ``[tbl]`` if short."""
+    rows = list(tbl.iterchildren(_w("tr")))
+    heads = header_rows(tbl)
+    body = rows[len(heads):]
+    if len(body) <= 2 * chunk_rows:
+        return [tbl]
+    shell = etree.Element(tbl.tag, nsmap=tbl.nsmap)
+    shell.extend(copy.deepcopy(child) for child in tbl if child.tag != _w("tr"))
+    pieces: list[etree._Element] = [tbl]
+    for start in range(chunk_rows, len(body), chunk_rows):
+        chunk = copy.deepcopy(shell)
+        chunk.extend(copy.deepcopy(tr) for tr in heads)
+        chunk.extend(body[start:start + chunk_rows])  # moves the rows out of ``tbl``
+        pieces += [seam_paragraph(), chunk]
+    return pieces
+
+
+def split_document_xml(xml: bytes, chunk_rows: int) -> tuple[bytes, int]:
+    """``word/document.xml`` with its long top-level tables chunked; and how many seams were made."""
+    root = etree.fromstring(xml, parser=etree.XMLParser(huge_tree=True, resolve_entities=False))
+    body = root.find(_w("body"))
+    seams = 0
+    if body is None:
+        return xml, 0
+    for tbl in list(body.iterchildren(_w("tbl"))):
+        pieces = split_table(tbl, chunk_rows)
+        if len(pieces) == 1:
+            continue
+        anchor = tbl
+        for piece in pieces[1:]:
+            anchor.addnext(piece)
+            anchor = piece
+        seams += len(pieces) // 2
+    if not seams:
+        return xml, 0
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True), seams
+
+
+def chunk_long_tables(docx: bytes, chunk_rows: int) -> tuple[bytes, int]:
+    """``docx`` with every long table chunked (see the module docstring); and the number of seams.
+
+    ``chunk_rows`` of 0 turns chunking off. A document without long tables comes back unchanged.
+    """
+    if chunk_rows <= 0:
+        return docx, 0
+    with zipfile.ZipFile(io.BytesIO(docx)) as src:
+        xml = src.read("word/document.xml")
+        if xml.count(b"<w:tr") <= 2 * chunk_rows:
+            return docx, 0
+        new_xml, seams = split_document_xml(xml, chunk_rows)
+        if not seams:
+            return docx, 0
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+            for info in src.infolist():
+                data = new_xml if info.filename == "word/document.xml" else src.read(info.filename)
+                dst.writestr(info, data)
+    return out.getvalue(), seams
+
+
+def conversion_timeout(settings: Settings, docx: bytes) -> float:
+    """Seconds the conversion of ``docx`` may take: the base limit plus a share per MiB of its text.
+
+    A 10 000-row report must finish under the defaults, and a one-page letter must still be stopped
+    quickly when LibreOffice hangs on it. Capped at twice ``convert_timeout`` so the job's own
+    timeout (``Settings.job_timeout``) still covers the conversion. Bytes that are no .docx get the base.
+    """
+    base = settings.convert_timeout
+    try:
+        with zipfile.ZipFile(io.BytesIO(docx)) as package:
+            size = package.getinfo("word/document.xml").file_size
+    except (zipfile.BadZipFile, KeyError, ValueError):
+        return base
+    return min(2 * base, base + settings.convert_timeout_per_mib * size / 2**20)
