@@ -42,7 +42,8 @@ class Stack:
         self.url = f"http://127.0.0.1:{self.api_port}"
         self.env = dict(os.environ, REDIS_URL=f"redis://127.0.0.1:{self.redis_port}/0",
                         WENSHU_PORT=str(self.api_port), WENSHU_LOG_LEVEL="WARNING", WENSHU_MAX_QUEUE="10000",
-                        WENSHU_MAX_JOBS_PER_KEY="10000")  # one client submits every job: no per-key cap
+                        WENSHU_MAX_JOBS_PER_KEY="10000",  # one client submits every job: no per-key cap
+                        WENSHU_RENDER_CACHE="0")  # benches resend one request: each must really render
         self.env.update(extra_env or {})
         self.procs: list[subprocess.Popen] = []
         self.worker_proc: subprocess.Popen | None = None

@@ -54,7 +54,8 @@ class Tree:
         base = {k: v for k, v in os.environ.items() if not k.startswith("WENSHU_")}
         base.update(REDIS_URL=redis_url, TMPDIR=str(self.home / "tmp"), WENSHU_LOG_LEVEL="WARNING",
                     WENSHU_TEMPLATES_DIR=str(self.home / "templates"), WENSHU_MAX_QUEUE="10000",
-                    WENSHU_MAX_JOBS_PER_KEY="10000")  # one client submits every job: no per-key cap
+                    WENSHU_MAX_JOBS_PER_KEY="10000",  # one client submits every job: no per-key cap
+                    WENSHU_RENDER_CACHE="0")  # the same report N times: each must really render
         base.update(env)
         self.proc = subprocess.Popen([sys.executable, "-m", "cli.main", *args], env=base, cwd=self.home,
                                      start_new_session=True, stdout=subprocess.DEVNULL,

@@ -13,6 +13,7 @@ once, so one start-up attempt tells an operator everything to fix.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -93,6 +94,8 @@ class Settings:
     max_body: int = _setting(20 * 1024 * 1024, "Bytes: largest request body the API accepts.", minimum=1)
     max_queue: int = _setting(100, "Queued jobs beyond which `POST /v1/renders` answers 429.", minimum=1)
     max_jobs_per_key: int = _setting(20, "Queued + running jobs one API key may have (429 beyond).", minimum=1)
+    render_cache: bool = _setting(True, "Reuse the files of an identical earlier render request of the same API key "
+                                        "(a request's `\"cache\": false` opts out).")
     max_batch_records: int = _setting(1000, "Records one `POST /v1/batches` may carry; also the most batch records "
                                             "queued at once before a new batch answers 429.", minimum=1)
     max_output: int = _setting(100 * 1024 * 1024, "Bytes: largest file one job may produce.", minimum=1)
@@ -116,6 +119,9 @@ class Settings:
     webhook_secret: str = _setting("", "HMAC-SHA256 key for `X-Wenshu-Signature` on callbacks.")
     webhook_allow_private: bool = _setting(False, "Allow callbacks to loopback/private addresses.")
     log_level: str = _setting("INFO", "Log level of the JSON logs on stderr.")
+    worker_name_prefix: str = _setting("wenshu", "Prefix of this host's RQ worker names; the container entrypoint "
+                                                 "makes it unique per container, so its health check finds its own "
+                                                 "workers even where containers share a hostname.")
     sign_p12: str = _setting("", "PKCS#12 file (certificate + key) that signs PDFs asking `options.pdf.sign`; "
                                  "empty: signing refused.")
     sign_p12_password: str = _setting("", "Password of `WENSHU_SIGN_P12`.")
@@ -154,6 +160,9 @@ class Settings:
             found.append(f"WENSHU_SIGN_P12={self.sign_p12!r} is not a file")
         if self.env == "production" and not self.api_keys:
             found.append("WENSHU_ENV=production requires WENSHU_API_KEYS (comma-separated bearer keys)")
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", self.worker_name_prefix):
+            found.append(f"WENSHU_WORKER_NAME_PREFIX must be 1-40 letters, digits, '-' or '_', "
+                         f"not {self.worker_name_prefix!r}")
         if self.log_level.upper() not in LOG_LEVELS:
             found.append(f"WENSHU_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {self.log_level!r}")
         if self.result_store not in RESULT_STORES:

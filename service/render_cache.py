@@ -26,7 +26,7 @@ from .state import state
 
 def cache_key(owner: str, body: dict[str, Any], ref: TemplateRef, basename: str) -> str | None:
     """The request's cache key, or None when the request opted out."""
-    if body.get("cache") is False:
+    if body.get("cache") is False or not state().settings.render_cache:
         return None
     digest = fingerprint(ref.name, ref.version, body["data"], body["formats"], body.get("options") or {}, basename)
     return state().keys.render_cache(owner, digest)

@@ -65,7 +65,9 @@ def redis_url(tmp_path_factory) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def settings(redis_url) -> Settings:
-    return Settings(redis_url=redis_url, env="test", convert_timeout=60, max_wait=60)
+    # No render cache: tests that send the same request twice mean two renders (tests/test_render_cache.py
+    # turns it on for its own API).
+    return Settings(redis_url=redis_url, env="test", convert_timeout=60, max_wait=60, render_cache=False)
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,7 @@ KEY_A, KEY_B = "cache-key-a-0123456789", "cache-key-b-0123456789"
 def keyed_app(settings, workers):
     from service.app import create_app
 
-    return create_app(settings.with_(api_keys=(KEY_A, KEY_B)))
+    return create_app(settings.with_(api_keys=(KEY_A, KEY_B), render_cache=True))
 
 
 def as_key(app, key: str = KEY_A):
