@@ -1,6 +1,6 @@
 # wenshu — two commands: `make run` (the service) and `make test` (the suite).
 # Both install what is missing first (Debian packages, .venv), idempotently.
-.PHONY: setup run test lint bench clean
+.PHONY: setup run test lint bench clean container-check
 
 setup:
 	@bash scripts/install-system.sh
@@ -15,6 +15,10 @@ test: setup
 
 lint: setup
 	.venv/bin/ruff check service worker core cli tests bench scripts
+
+# The image from docker/Dockerfile and the compose stack under rootful podman (scripts/container_check.py).
+container-check: setup
+	.venv/bin/python scripts/container_check.py
 
 bench: setup
 	.venv/bin/python bench/e2e_vs_raw.py

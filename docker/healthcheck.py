@@ -18,8 +18,11 @@ from __future__ import annotations
 import os
 import socket
 import sys
+import time
 import urllib.request
+from pathlib import Path
 
+IDENTITY_FILE = os.path.join(os.environ.get("TMPDIR") or "/tmp", "wenshu.identity")
 TIMEOUT_SECONDS = 5.0
 """Seconds one probe may take; below the HEALTHCHECK --timeout so the reason gets printed."""
 
@@ -42,24 +45,58 @@ def worker_healthy() -> tuple[bool, str]:
 
     from core.settings import Settings
 
-    url = Settings.from_env().redis_url
+    settings = Settings.from_env()
+    prefix = identity()
     host = socket.gethostname()
     try:
-        conn = Redis.from_url(url, socket_timeout=TIMEOUT_SECONDS, socket_connect_timeout=TIMEOUT_SECONDS)
-        mine = [w.name for w in Worker.all(connection=conn) if w.hostname == host]
+        conn = Redis.from_url(settings.redis_url, socket_timeout=TIMEOUT_SECONDS,
+                              socket_connect_timeout=TIMEOUT_SECONDS)
+        if prefix:   # set by the entrypoint: unique per container, whatever the hostname
+            mine = [w.name for w in Worker.all(connection=conn) if w.name.startswith(prefix + "-")]
+        else:
+            mine = [w.name for w in Worker.all(connection=conn) if w.hostname == host]
     except RedisError as exc:
         return False, f"redis unreachable: {exc}"
+    where = f"container {prefix}" if prefix else f"host {host}"
     if not mine:
-        return False, f"no RQ worker registered from host {host}"
-    return True, f"{len(mine)} RQ worker(s) on {host}"
+        return False, f"no RQ worker registered from {where}"
+    return True, f"{len(mine)} RQ worker(s) on {where}"
+
+
+def identity() -> str:
+    """The worker-name prefix the entrypoint chose for this container ('' outside one)."""
+    try:
+        return Path(IDENTITY_FILE).read_text().strip()
+    except OSError:
+        return ""
+
+
+def wait_for_redis(seconds: float = 120) -> tuple[bool, str]:
+    """Block until Redis answers PING: compose's `depends_on: service_healthy` is not honoured everywhere
+    (podman 4.3 ignores it), so each role waits for Redis itself instead of crash-looping."""
+    from redis import Redis
+    from redis.exceptions import RedisError
+
+    from core.settings import Settings
+
+    url = Settings.from_env().redis_url
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            Redis.from_url(url, socket_timeout=TIMEOUT_SECONDS, socket_connect_timeout=TIMEOUT_SECONDS).ping()
+            return True, "redis answers"
+        except RedisError as exc:
+            if time.monotonic() > deadline:
+                return False, f"redis did not answer within {seconds:.0f} s: {exc}"
+            time.sleep(1)
 
 
 def main(argv: list[str]) -> int:
     """Run the check for ``argv[0]`` (api|worker) and return the exit status."""
     role = argv[0] if argv else "api"
-    checks = {"api": api_healthy, "worker": worker_healthy}
+    checks = {"api": api_healthy, "worker": worker_healthy, "wait-redis": wait_for_redis}
     if role not in checks:
-        print(f"unknown role {role!r}; expected api or worker")
+        print(f"unknown role {role!r}; expected api, worker or wait-redis")
         return 1
     ok, reason = checks[role]()
     print(("healthy: " if ok else "unhealthy: ") + reason)

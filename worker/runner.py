@@ -247,7 +247,7 @@ def run_pool(settings: Settings, processes: int) -> int:
         log.warning(warning)
 
     def spawn(slot: int) -> None:
-        name = f"wenshu-{uuid.uuid4().hex}"
+        name = f"{settings.worker_name_prefix}-{uuid.uuid4().hex}"
         env = dict(os.environ, **{NAME_ENV: name, POOL_PID_ENV: str(os.getpid())})
         children[slot] = (subprocess.Popen(cmd, env=env), name)
         log.info("worker %d started (pid %d, %s)", slot, children[slot][0].pid, name)
