@@ -20,6 +20,7 @@ PLAIN_PKGS=(
   chromium         # headless browser for tests/test_browser_*.py (/docs, /studio), driven by selenium
   chromium-driver  # chromedriver for selenium: Debian's, so nothing is downloaded at test time
   zbar-tools       # zbarimg: tests decode $qr/$barcode from the rendered PDF's page image
+  curl             # make run's readiness probe and the README request (tests/test_generated_client.py runs it)
 )
 for pkg in "${PLAIN_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("pkg:$pkg")

@@ -194,10 +194,11 @@ if [ -z "$stop_signal" ]; then
 wenshu is ready at $url  ($workers workers; logs in $RUN_DIR/)
   API docs:  $url/docs
   Try it (renders the bundled invoice sample to invoice.pdf):
-    curl -s $url/v1/templates/invoice/sample \\
+    curl -sS --fail-with-body $url/v1/templates/invoice/sample \\
       | python3 -c 'import json,sys; print(json.dumps({"template":"invoice","data":json.load(sys.stdin)}))' \\
-      | curl -s -X POST '$url/v1/renders?wait=30&download=pdf' \\
+      | curl -sS --fail-with-body -X POST '$url/v1/renders/download?format=pdf&wait=60' \\
           -H 'Content-Type: application/json' --data-binary @- -o invoice.pdf && ls -l invoice.pdf
+(on an error curl exits 22 and invoice.pdf holds the problem+json that says why)
 Press Ctrl-C to stop (API, then workers, then Redis); Ctrl-C again hurries the stop.
 MSG
 fi

@@ -182,3 +182,31 @@ def test_errors_arrive_as_problems_with_pointers(gen, api):
     assert problem.status_code == 422 and isinstance(problem.parsed, gen.models.Problem)
     paths = {e.path for e in problem.parsed.errors}
     assert {"/data/invoice_no", "/data/buyer", "/data/items"} <= paths, paths
+
+
+# --- the README's curl request: works, and fails loudly -------------------------------------------
+
+README_HOST = "http://127.0.0.1:8080"
+
+
+def readme_request(base_url: str) -> str:
+    """The ready-to-paste curl request of the README, aimed at this module's server."""
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    block = next(b for b in readme.split("```sh\n")[1:] if b.startswith("curl ")).split("```", 1)[0]
+    assert "--fail-with-body" in block
+    return block.replace(README_HOST, base_url)
+
+
+def test_the_readme_request_saves_the_invoice_pdf(base_url, tmp_path):
+    run = subprocess.run(["bash", "-c", readme_request(base_url)], cwd=tmp_path, capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert (tmp_path / "invoice.pdf").read_bytes().startswith(b"%PDF")
+
+
+def test_the_readme_request_fails_loudly_with_the_problem(base_url, tmp_path):
+    broken = readme_request(base_url).replace('"template":"invoice"', '"template":"no-such-template"')
+    run = subprocess.run(["bash", "-c", broken], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 22, run.stdout + run.stderr  # curl's "HTTP error" exit; ls never runs
+    problem = json.loads((tmp_path / "invoice.pdf").read_text(encoding="utf-8"))
+    assert problem["status"] == 404 and "no-such-template" in problem["detail"]
