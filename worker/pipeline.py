@@ -13,6 +13,7 @@ from core.sandbox import make_environment
 from core.settings import Settings
 from core.undefined import DEFAULT_MODE
 
+from .finishing import finish_docx, finish_exported_pdf
 from .libreoffice import Supervisor
 from .long_tables import chunk_long_tables
 from .render import render_docx
@@ -69,6 +70,7 @@ class Pipeline:
         docx = render_docx(template, data, timeout=self.settings.render_timeout,
                            max_output=self.settings.max_output, env=self.environment,
                            undefined=(options or {}).get("undefined", DEFAULT_MODE), warnings=out.warnings)
+        docx = finish_docx(docx, options)  # watermark and properties: checked below with the rest
         # Defence in depth: whatever data slipped into the document (a field assembled from values,
         # markup through a filter) fails the job here, before LibreOffice or a client sees it.
         check_rendered_docx(docx)
@@ -85,6 +87,8 @@ class Pipeline:
                 continue
             filter_options = pdf_filter_options(options) if fmt == "pdf" else []
             converted = self.supervisor.convert(convertible, fmt, filter_options, update_index)
+            if fmt == "pdf":
+                converted = finish_exported_pdf(converted, options, self.settings)
             if len(converted) > self.settings.max_output:
                 raise RenderLimitExceeded(
                     f"the {fmt} output is {len(converted)} bytes, over the {self.settings.max_output}-byte limit")
