@@ -22,6 +22,8 @@ from jinja2 import ChainableUndefined, Undefined
 MODES = ("strict", "warn", "blank")
 DEFAULT_MODE = "warn"
 _FRAMES = 40  # how far up the stack the compiled template's frame may be
+MAX_MISSES = 200
+"""Distinct (name, part, line) uses one render records: enough for any author, bounded for any data."""
 
 
 @dataclass(frozen=True)
@@ -38,15 +40,13 @@ class Recorder:
     """What one render found missing; ``part`` is kept current by the renderer."""
 
     part: str | None = None
-    misses: list[Miss] = field(default_factory=list)
+    misses: dict[Miss, None] = field(default_factory=dict)  # ordered, deduplicated
 
     def note(self, undefined: Undefined) -> None:
         name = undefined._undefined_name  # noqa: SLF001 - Jinja keeps the name there
-        if name is None:
+        if name is None or len(self.misses) >= MAX_MISSES:
             return
-        miss = Miss(str(name), self.part, _template_line())
-        if miss not in self.misses:
-            self.misses.append(miss)
+        self.misses.setdefault(Miss(str(name), self.part, _template_line()), None)
 
 
 def recording_undefined(recorder: Recorder) -> type[Undefined]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.docx_safety import check_docx
-from core.errors import TemplateError
+from core.errors import TemplateError, TemplateRejected
 
 from .lint import lint_docx
 
@@ -23,7 +23,12 @@ def lint_report(docx: bytes) -> dict[str, Any]:
         TemplateRejected: the package is unsafe or not a .docx (422, naming part and paragraph).
     """
     check_docx(docx)
-    return lint_docx(docx)
+    try:
+        return lint_docx(docx)
+    except RecursionError:  # Jinja's parser loops, its compiler (and the variable walk) recurse
+        raise TemplateRejected("the template's tags are nested too deeply to check (thousands of levels)",
+                               errors=[{"part": "", "message": "tags nested too deeply",
+                                        "found": "nesting"}]) from None
 
 
 def check_template(docx: bytes) -> dict[str, Any]:

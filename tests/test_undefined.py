@@ -111,3 +111,18 @@ def test_upload_with_a_catch_all_schema_has_no_warnings(client):
     response = put_template(client, "offer-open", offer_letter(), schema=schema)
     assert response.status_code in (200, 201)
     assert response.get_json()["warnings"] == []
+
+
+def test_a_long_loop_over_missing_fields_reports_each_place_once(client):
+    docx = word_template("{%p for r in rows %}", "{{ r.nmae }} {{ r.name }}", "{%p endfor %}")
+    doc = adhoc(client, docx, {"rows": [{"name": f"行{i}"} for i in range(2000)]})
+    assert doc["status"] == "finished"
+    assert places(doc["warnings"]) == [("rows[].nmae", "word/document.xml", 2, "{{ r.nmae }}")]
+
+
+def test_tags_nested_thousands_deep_are_refused_with_a_422_not_a_crash(client):
+    docx = word_template("{{ x" + ".b" * 5000 + " }}")
+    response = client.post("/v1/templates/lint", data={"file": (io.BytesIO(docx), "deep.docx")},
+                           content_type="multipart/form-data")
+    body = assert_problem(response, 422)
+    assert "nested too deeply" in body["detail"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from lxml import etree
@@ -104,7 +104,7 @@ def _own_text(paragraph: etree._Element) -> str:
                    if next(t.iterancestors(_P), None) is paragraph)
 
 
-def miss_reports(misses: list[Miss], maps: Callable[[str | None], PartMap | None]) -> list[dict[str, Any]]:
+def miss_reports(misses: Iterable[Miss], maps: Callable[[str | None], PartMap | None]) -> list[dict[str, Any]]:
     """One entry per missing variable and place: code, variable, part, paragraph, tag, messages."""
     found: list[dict[str, Any]] = []
     for miss in misses:
