@@ -29,6 +29,7 @@ from core.keys import Keys
 from core.result_stores import FsResultStore, build_result_store
 from core.settings import Settings
 from helpers import assert_problem, free_port
+from worker.result_sweep import documents_exist
 
 TTL = 8
 BUCKET = "wenshu-results"
@@ -252,3 +253,10 @@ def test_store_settings_are_checked_at_start_with_clear_messages(tmp_path):
     with pytest.raises(ConfigError) as bad:
         build_result_store(Settings(result_store="s3", s3_bucket="b", s3_endpoint=closed), None)
     assert "WENSHU_S3_BUCKET='b' is not usable at " + closed in bad.value.detail
+
+
+def test_the_sweep_keeps_files_filed_under_a_live_job_or_batch(settings):
+    redis, keys = Redis.from_url(settings.redis_url), Keys(f"sweep-{uuid.uuid4().hex[:6]}")
+    redis.set(keys.job("j1"), "{}", ex=60)
+    redis.set(keys.batch("b1"), "{}", ex=60)
+    assert documents_exist(redis, keys, ["j1", "b1", "gone"]) == [True, True, False]

@@ -30,11 +30,12 @@ def interval(settings: Settings) -> float:
     return max(MIN_INTERVAL_SECONDS, min(SWEEP_GRACE_SECONDS, settings.result_ttl / 4))
 
 
-def documents_exist(redis: Redis, keys: Keys, job_ids: list[str]) -> list[bool]:
-    """Whether each job still has its document (one round trip)."""
+def documents_exist(redis: Redis, keys: Keys, ids: list[str]) -> list[bool]:
+    """Whether each id still has its document — a job's, or a batch's (batch files are filed under
+    the batch id) — in one round trip."""
     pipe = redis.pipeline(transaction=False)
-    for job_id in job_ids:
-        pipe.exists(keys.job(job_id))
+    for file_id in ids:
+        pipe.exists(keys.job(file_id), keys.batch(file_id))
     return [bool(n) for n in pipe.execute()]
 
 
