@@ -123,7 +123,8 @@ class Soak:
         self.random = random.Random(seed)
         self.lock = threading.Lock()
         self.outcomes: dict[str, int] = {}
-        self.last_finished = ""
+        self.last_finished: dict[str, str] = {}
+        """Kind of render (template + formats) → the id of the last one that finished."""
 
     def pick(self) -> tuple[str, list[str]]:
         with self.lock:
@@ -131,7 +132,8 @@ class Soak:
 
     def one(self, i: int) -> None:
         template, formats = self.pick()
-        body = {"template": template, "data": self.samples[template], "formats": formats}
+        # cache: false — every render is rendered (the per-key render cache would answer repeats)
+        body = {"template": template, "data": self.samples[template], "formats": formats, "cache": False}
         while True:
             status, raw = http("POST", self.url + ("/v1/renders?wait=60" if i % 2 else "/v1/renders"), body)
             if status != 429:
@@ -148,7 +150,7 @@ class Soak:
         with self.lock:
             self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
             if outcome == "finished":
-                self.last_finished = doc["id"]
+                self.last_finished[f"{template} {'+'.join(formats)}"] = doc["id"]
 
 
 def mib(n: float) -> str:
@@ -211,10 +213,11 @@ def main() -> int:
                 report(rows[-1:])
         print(f"{args.n} renders in {time.monotonic() - started:.0f} s; outcomes: {soak.outcomes}")
         growth(rows)
-        if soak.last_finished:
-            per_job = job_bytes(probe.redis, Keys(settings.key_prefix), soak.last_finished)
-            print(f"bytes one finished job keeps in Redis ({settings.result_store} store): "
-                  + ", ".join(f"{k} {v}" for k, v in per_job.items()) + f"; total {sum(per_job.values())}")
+        print(f"bytes one finished job keeps in Redis ({settings.result_store} store), by MEMORY USAGE:")
+        for kind, job_id in sorted(soak.last_finished.items()):
+            per_job = job_bytes(probe.redis, Keys(settings.key_prefix), job_id)
+            print(f"  {kind}: " + ", ".join(f"{k} {v}" for k, v in per_job.items())
+                  + f"; total {sum(per_job.values())}")
     finally:
         if stack:
             stack.stop()
