@@ -20,6 +20,7 @@ name is stored under its SHA-256 digest (so ``../x`` or a 300-byte Chinese name 
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
 import shutil
@@ -63,7 +64,7 @@ class StoredFile:
         """The content in CHUNK_BYTES pieces (closes the stream at the end)."""
         if self.url is not None:
             raise ValueError("a presigned file is read by its client, not here")
-        source = self.stream if self.stream is not None else open(self.path, "rb")  # noqa: SIM115
+        source = self.stream if self.stream is not None else open(self.path, "rb")
         try:
             while chunk := source.read(CHUNK_BYTES):
                 yield chunk
@@ -120,8 +121,6 @@ class RedisResultStore:
         self.redis.set(self.keys.file(check_job_id(job_id), name), data, ex=self.ttl)
 
     def open(self, job_id: str, name: str) -> StoredFile | None:
-        import io
-
         data = self.redis.get(self.keys.file(check_job_id(job_id), name))
         return None if data is None else StoredFile(size=len(data), stream=io.BytesIO(data))
 
