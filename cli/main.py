@@ -131,6 +131,8 @@ def _render(args, settings) -> int:
     Path(args.output).write_bytes(output.files[fmt])
     print(json.dumps({"output": args.output, "format": fmt, "size": len(output.files[fmt]),
                       "timings_ms": output.timings_ms}, ensure_ascii=False))
+    for warning in output.warnings:  # variables the data lacks (options.undefined warn), located
+        print(f"warning: {warning['message_en']}", file=sys.stderr)
     return 0
 
 

@@ -54,6 +54,14 @@ def localize_problem(body: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
+def localize_job(doc: dict[str, Any]) -> dict[str, Any]:
+    """A job document with its ``warnings`` and its ``error``'s ``errors`` localized."""
+    doc = {**doc, "warnings": localize(doc.get("warnings") or [])}
+    if isinstance(doc.get("error"), dict):
+        doc["error"] = localize_problem(doc["error"])
+    return doc
+
+
 def relabel(violations: list[dict[str, Any]], rules: list[Any], names: dict[str, str]) -> None:
     """Refill each violation's messages with its bindings in words (in place).
 

@@ -24,6 +24,7 @@ from core.webhooks import check_callback_url
 
 from . import idempotency, render_cache
 from .listing import index_render
+from .messages import localize_job
 from .multipart import part_bytes, received_parts
 from .quota import JobQuota, client_id, held_waits
 from .registry import version_of
@@ -156,7 +157,8 @@ def _respond(job_id: str, doc: JobDocument, query: RenderQuery, created: bool = 
         return Response(json.dumps(body, ensure_ascii=False), status=body.get("status", 500),
                         mimetype="application/problem+json")
     status = 202 if (created or busy) and not doc.ended else 200
-    response = Response(json.dumps(doc.to_dict(), ensure_ascii=False), status=status, mimetype="application/json")
+    response = Response(json.dumps(localize_job(doc.to_dict()), ensure_ascii=False), status=status,
+                        mimetype="application/json")
     response.headers["Location"] = f"/v1/renders/{job_id}"
     if busy and not doc.ended:
         response.headers["Retry-After"] = "1"  # no wait slot was free: poll instead

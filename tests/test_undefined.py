@@ -39,6 +39,8 @@ def test_warn_is_the_default_and_lists_both_typos_where_they_are(client):
     assert {w["code"] for w in doc["warnings"]} == {"undefined-variable"}
     assert "candidate.nmae" in doc["warnings"][0]["message"] and "第 2 段" in doc["warnings"][0]["message"]
     assert "paragraph 3" in doc["warnings"][1]["message_en"]
+    english = client.get(f"/v1/renders/{doc['id']}", headers={"Accept-Language": "en"}).get_json()
+    assert [w["message"] for w in english["warnings"]] == [w["message_en"] for w in doc["warnings"]]
 
 
 def test_strict_fails_the_job_naming_both_typos(client):
