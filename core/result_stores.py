@@ -203,13 +203,14 @@ class FsResultStore:
         """Remove the folders of jobs whose document is gone; how many were removed."""
         cutoff = time.time() - self.grace
         candidates = []
-        for entry in os.scandir(self.root):
-            try:
-                if entry.is_dir(follow_symlinks=False) and JOB_TOKEN.match(entry.name) \
-                        and entry.stat(follow_symlinks=False).st_mtime < cutoff:
-                    candidates.append(entry.name)
-            except FileNotFoundError:
-                continue  # removed meanwhile (another pool swept it)
+        with os.scandir(self.root) as entries:
+            for entry in entries:
+                try:
+                    if entry.is_dir(follow_symlinks=False) and JOB_TOKEN.match(entry.name) \
+                            and entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                        candidates.append(entry.name)
+                except FileNotFoundError:
+                    continue  # removed meanwhile (another pool swept it)
         removed = 0
         for start in range(0, len(candidates), 500):
             batch = candidates[start:start + 500]
