@@ -55,5 +55,5 @@ def part_bytes(name: str) -> bytes | None:
 
 def received_parts() -> str:
     """The part names the request carried, for an error that says what was missing."""
-    names = sorted(set(request.files) | set(request.form))
+    names = sorted({str(n) for n in (*request.files, *request.form) if n})  # a part may have no name at all
     return ", ".join(repr(n) for n in names) if names else "none"

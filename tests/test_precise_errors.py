@@ -206,6 +206,13 @@ def test_a_missing_file_part_says_which_parts_arrived(api):
     assert [e["path"] for e in problem["errors"]] == ["file"]
 
 
+def test_a_part_without_a_name_is_a_400_not_a_500(api):
+    body = (b'--b\r\nContent-Disposition: form-data\r\n\r\nx\r\n'
+            b'--b\r\nContent-Disposition: form-data; name="data"\r\n\r\n{}\r\n--b--\r\n')
+    problem = assert_problem(api.post("/v1/renders", data=body, content_type="multipart/form-data; boundary=b"), 400)
+    assert [e["path"] for e in problem["errors"]] == ["template"]
+
+
 # --- download names -------------------------------------------------------------------------------
 
 FALLBACKS = [("发票-001.pdf", "document-001.pdf"), ("政府信息公开工作年度报告.pdf", "document.pdf"),
