@@ -6,6 +6,7 @@ from authoring import word_template as template
 
 from core import variables
 from core.sandbox import make_environment
+from helpers import put_template
 from service.lint import lint_docx
 
 ENV = make_environment()
@@ -71,3 +72,15 @@ def test_tree_still_lists_what_parses_when_a_tag_is_broken():
                                 "{{ i.x }}", "{{ total }"))
     assert result["ok"] is False
     assert result["variable_paths"] == ["candidate", "candidate.name", "items", "items[].x"]
+
+
+def test_template_description_lists_the_nested_paths(app):
+    api = app.test_client()
+    docx = template("{{ buyer.name }}", table=[["{%tr for l in lines %}", ""], ["{{ l.sku }}", "{{ l.qty }}"],
+                                               ["{%tr endfor %}", ""]])
+    assert put_template(api, "nested-paths", docx).status_code in (200, 201)
+    described = api.get("/v1/templates/nested-paths").get_json()
+    assert described["variables"] == ["buyer", "lines"]
+    assert described["variable_paths"] == ["buyer", "buyer.name", "lines", "lines[].qty", "lines[].sku"]
+    lines = next(node for node in described["variable_tree"] if node["name"] == "lines")
+    assert lines["kind"] == "list" and [c["path"] for c in lines["children"]] == ["lines[].qty", "lines[].sku"]
