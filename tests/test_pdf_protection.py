@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-import datetime
 import io
 import subprocess
 
 import pytest
-from asn1crypto import x509 as asn1_x509
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import pkcs12
-from cryptography.x509.oid import NameOID
-from finish_kit import post_adhoc
-from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.validation import validate_pdf_signature
-from pyhanko_certvalidator import ValidationContext
+from finish_kit import make_p12, post_adhoc, signing_pipeline, validation
 from pypdf import PdfReader
 from pypdf.constants import UserAccessPermissions as Perm
 
@@ -88,35 +79,13 @@ def test_metadata_reaches_the_pdf(pipeline):
 
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory) -> tuple[str, str, x509.Certificate]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "文书 测试签章"),
-                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, "wenshu tests")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=30))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=True, key_encipherment=False,
-                                         data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                                         crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
-            .sign(key, hashes.SHA256()))
-    path = tmp_path_factory.mktemp("sign") / "signer.p12"
-    path.write_bytes(pkcs12.serialize_key_and_certificates(
-        b"signer", key, cert, None, serialization.BestAvailableEncryption(b"p12-secret")))
-    return str(path), "p12-secret", cert
+    return make_p12(tmp_path_factory.mktemp("sign"))
 
 
 @pytest.fixture(scope="module")
 def signing(pipeline, certificate) -> Pipeline:
     """The session's LibreOffice, with settings that carry the certificate."""
-    path, password, _ = certificate
-    return Pipeline(pipeline.settings.with_(sign_p12=path, sign_p12_password=password), supervisor=pipeline.supervisor)
-
-
-def validation(pdf: bytes, cert: x509.Certificate):
-    trust = asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
-    (signature,) = PdfFileReader(io.BytesIO(pdf)).embedded_signatures
-    return validate_pdf_signature(signature, ValidationContext(trust_roots=[trust]))
+    return signing_pipeline(pipeline, certificate)
 
 
 @pytest.fixture(scope="module")
