@@ -9,7 +9,6 @@ drawn with those rectangles boxed in red.
 
 from __future__ import annotations
 
-import io
 from collections import deque
 
 from PIL import Image, ImageChops, ImageDraw
@@ -68,8 +67,8 @@ def changed_regions(a: Image.Image, b: Image.Image) -> list[Box]:
     return sorted(boxes, key=lambda box: (box[1], box[0]))
 
 
-def highlighted(page: Image.Image, boxes: list[Box]) -> bytes:
-    """``page`` as a PNG with every box tinted and outlined in red."""
+def highlighted(page: Image.Image, boxes: list[Box]) -> Image.Image:
+    """``page`` with every box tinted and outlined in red."""
     base = page.convert("RGB")
     overlay = Image.new("RGB", base.size, TINT)
     tint_mask = Image.new("L", base.size, 0)
@@ -80,18 +79,9 @@ def highlighted(page: Image.Image, boxes: list[Box]) -> bytes:
     draw = ImageDraw.Draw(base)
     for x0, y0, x1, y1 in boxes:
         draw.rectangle((max(0, x0 - 2), max(0, y0 - 2), x1 + 2, y1 + 2), outline=BOX_COLOUR, width=3)
-    out = io.BytesIO()
-    base.save(out, format="PNG")
-    return out.getvalue()
+    return base
 
 
 def blank_like(page: Image.Image) -> Image.Image:
     """A white page of ``page``'s size: what a page that one version lacks is compared with."""
     return Image.new("RGB", page.size, (255, 255, 255))
-
-
-def open_png(data: bytes) -> Image.Image:
-    """A page image drawn by :mod:`service.page_images` (our own PNG, never an upload)."""
-    image = Image.open(io.BytesIO(data))
-    image.load()
-    return image

@@ -15,11 +15,12 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, jsonify
+from PIL import Image
 
 from core.errors import Conflict, Gone, ServiceUnavailable, Unprocessable
 
-from .compare import blank_like, changed_regions, highlighted, open_png
-from .page_images import page_count, page_png
+from .compare import blank_like, changed_regions, highlighted
+from .page_images import open_png, page_count, page_image, png_bytes
 from .renders import _job as job_document
 from .state import state
 
@@ -49,22 +50,34 @@ def _pdf(job_id: str) -> bytes:
 
 
 class _Pages:
-    """One render's page count and page images, each drawn at most once per request (and cached)."""
+    """One render's page count and page images: each drawn at most once per request, kept as PNG."""
 
     def __init__(self, job_id: str) -> None:
         self.job_id = job_id
         self.pdf = _pdf(job_id)
-        self.count = page_count(self.pdf)
+        self._drawn: dict[int, Image.Image] = {}
+        counted = state().redis.get(self._key(0))
+        self.count = int(counted) if counted is not None else page_count(self.pdf)
+        if counted is None:
+            state().redis.set(self._key(0), self.count, ex=CACHE_SECONDS)
+
+    def _key(self, page: int) -> str:
+        """Where page ``page``'s PNG is cached (page 0: the page count)."""
+        return state().keys.file(self.job_id, f"studio-page-{page}.png" if page else "studio-page-count")
+
+    def image(self, page: int) -> Image.Image:
+        if page not in self._drawn:
+            cached = state().redis.get(self._key(page))
+            if cached is not None:
+                self._drawn[page] = open_png(cached)
+            else:
+                self._drawn[page] = page_image(self.pdf, page, self.count)
+                state().redis.set(self._key(page), png_bytes(self._drawn[page]), ex=CACHE_SECONDS)
+        return self._drawn[page]
 
     def png(self, page: int) -> bytes:
-        st = state()
-        key = st.keys.file(self.job_id, f"studio-page-{page}.png")
-        cached = st.redis.get(key)
-        if cached is not None:
-            return cached
-        data = page_png(self.pdf, page, self.count)
-        st.redis.set(key, data, ex=CACHE_SECONDS)
-        return data
+        cached = state().redis.get(self._key(page))
+        return cached if cached is not None else png_bytes(self.image(page))
 
 
 def _png(data: bytes) -> Response:
@@ -88,8 +101,8 @@ def get_page(job_id: str, page: int):
 
 def _page_pair(old: _Pages, new: _Pages, page: int):
     """Both versions' page ``page``; a page one of them lacks is blank."""
-    a = open_png(old.png(page)) if page <= old.count else None
-    b = open_png(new.png(page)) if page <= new.count else None
+    a = old.image(page) if page <= old.count else None
+    b = new.image(page) if page <= new.count else None
     a = a if a is not None else blank_like(b)
     b = b if b is not None else blank_like(a)
     return a, b
@@ -113,6 +126,6 @@ def compare_renders(job_a: str, job_b: str):
 def compare_page(job_a: str, job_b: str, page: int):
     old, new = _Pages(job_a), _Pages(job_b)
     if page > max(old.count, new.count) or page < 1:
-        page_png(new.pdf, page, max(old.count, new.count))  # raises the 404 naming the page count
+        page_image(new.pdf, page, max(old.count, new.count))  # raises the 404 naming the page count
     a, b = _page_pair(old, new, page)
-    return _png(highlighted(b, changed_regions(a, b)))
+    return _png(png_bytes(highlighted(b, changed_regions(a, b))))

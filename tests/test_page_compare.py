@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PIL import Image, ImageDraw
 
-from service.compare import CELL_PX, changed_regions, highlighted, open_png
+from service.compare import CELL_PX, changed_regions, highlighted
 
 
 def page(*rects: tuple[int, int, int, int], size=(400, 560)) -> Image.Image:
@@ -47,7 +47,7 @@ def test_pages_of_different_sizes_compare_on_a_white_canvas():
 def test_highlighted_page_shows_red_outline_round_each_change():
     new = page((60, 300, 120, 310))
     boxes = changed_regions(page(), new)
-    drawn = open_png(highlighted(new, boxes)).convert("RGB")
+    drawn = highlighted(new, boxes).convert("RGB")
     x0, y0, _, _ = boxes[0]
     assert drawn.getpixel((x0 - 1, y0 + 5))[0] > 200 and drawn.getpixel((x0 - 1, y0 + 5))[1] < 60
     assert drawn.getpixel((5, 5)) == (255, 255, 255)  # the rest of the page untouched
