@@ -13,6 +13,7 @@ import pytest
 from authoring import OFFER_DATA, offer_letter, word_template
 
 from helpers import assert_problem, pdf_text, put_template
+from worker.render import render_docx
 
 pytestmark = pytest.mark.e2e
 
@@ -128,3 +129,10 @@ def test_tags_nested_thousands_deep_are_refused_with_a_422_not_a_crash(client):
                            content_type="multipart/form-data")
     body = assert_problem(response, 422)
     assert "nested too deeply" in body["detail"]
+
+
+def test_a_typo_in_the_page_header_is_located_in_the_header_part():
+    warnings: list[dict] = []
+    render_docx(word_template("正文 {{ company }}", header="页眉 {{ compnay }}"), {"company": "文书"},
+                warnings=warnings)
+    assert places(warnings) == [("compnay", "word/header1.xml", 1, "{{ compnay }}")]
