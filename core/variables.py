@@ -136,11 +136,16 @@ class _Walker:
     _Sub = _Mul = _Div = _FloorDiv = _Mod = _Pow = _Add = _BinOp
 
     def _For(self, node: nodes.For, scope: dict) -> None:
-        source = self.path(node.iter, scope)
+        iterated = node.iter
+        while isinstance(iterated, nodes.Filter) and iterated.node is not None:  # items|sort(...)
+            for arg in (*iterated.args, *iterated.kwargs):
+                self.walk(arg, scope)
+            iterated = iterated.node
+        source = self.path(iterated, scope)
         if source is None:
-            self.walk(node.iter, scope)
+            self.walk(iterated, scope)
         elif source:
-            self.add((*source, ITEMS), node.iter.lineno)
+            self.add((*source, ITEMS), iterated.lineno)
         inner = dict(scope, loop=None)
         if isinstance(node.target, nodes.Name):
             inner[node.target.name] = (*source, ITEMS) if source else None

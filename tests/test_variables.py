@@ -84,3 +84,8 @@ def test_template_description_lists_the_nested_paths(app):
     assert described["variable_paths"] == ["buyer", "buyer.name", "lines", "lines[].qty", "lines[].sku"]
     lines = next(node for node in described["variable_tree"] if node["name"] == "lines")
     assert lines["kind"] == "list" and [c["path"] for c in lines["children"]] == ["lines[].qty", "lines[].sku"]
+
+
+def test_a_sorted_or_filtered_loop_still_loops_over_its_list():
+    assert paths_of("{% for p in people|sort(attribute='age')|reverse %}{{ p.name }}{% endfor %}") == [
+        "people", "people[].name"]
