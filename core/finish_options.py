@@ -18,6 +18,8 @@ from core.formats import PDFA_LEVELS
 PERMISSIONS = ("print", "copy", "modify")
 PASSWORD = {"type": "string", "minLength": 1, "maxLength": 128}
 TEXT_FIELD = {"type": "string", "maxLength": 500}
+LANGUAGE_FIELD = {"type": "string", "maxLength": 35, "pattern": "^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$"}
+"""A BCP 47 tag (zh-CN, en-GB, zh-Hant-TW): the PDF's /Lang and the document's default language."""
 WATERMARK_SCHEMA: dict[str, Any] = {
     "type": "object", "additionalProperties": False, "required": ["text"],
     "properties": {
@@ -47,7 +49,8 @@ PDF_SCHEMA: dict[str, Any] = {
         "owner_password": PASSWORD,
         "permissions": {"type": "array", "uniqueItems": True, "items": {"enum": list(PERMISSIONS)}},
         "metadata": {"type": "object", "additionalProperties": False, "properties": {
-            "title": TEXT_FIELD, "author": TEXT_FIELD, "subject": TEXT_FIELD, "keywords": TEXT_FIELD}},
+            "title": TEXT_FIELD, "author": TEXT_FIELD, "subject": TEXT_FIELD, "keywords": TEXT_FIELD,
+            "language": LANGUAGE_FIELD}},
         "sign": SIGN_SCHEMA,
     },
 }

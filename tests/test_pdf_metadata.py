@@ -16,7 +16,7 @@ from docx import Document
 from pypdf import PdfReader
 
 from core.settings import PROJECT_ROOT
-from helpers import docx_with, put_template
+from helpers import assert_problem, docx_with, put_template
 from worker.doc_metadata import with_document_metadata
 
 INVOICE = json.loads((PROJECT_ROOT / "templates/invoice/sample.json").read_text(encoding="utf-8"))
@@ -54,6 +54,32 @@ def test_an_uploaded_template_without_a_title_takes_its_registered_title(client)
         assert "python-docx" not in json.dumps(metadata, ensure_ascii=False)
     finally:
         client.delete(f"/v1/templates/{name}")
+
+
+@pytest.mark.e2e
+def test_the_requests_metadata_overrides_the_templates(client):
+    metadata = {"title": "2024 年度发票", "author": "财务处", "subject": "发票", "keywords": "发票, 2024",
+                "language": "en-GB"}
+    files = render(client, {"template": "invoice", "data": INVOICE, "options": {"pdf": {"metadata": metadata}}})
+    shown, lang = info(files["pdf"])
+    assert (shown["/Title"], shown["/Author"], shown["/Subject"], shown["/Keywords"]) == (
+        "2024 年度发票", "财务处", "发票", "发票, 2024")
+    assert lang == "en-GB"
+
+
+BAD_METADATA = [({"language": "中文"}, "/options/pdf/metadata/language"),
+                ({"language": "x" * 40}, "/options/pdf/metadata/language"),
+                ({"title": "长" * 501}, "/options/pdf/metadata/title"),
+                ({"creator": "me"}, "/options/pdf/metadata/creator")]
+
+
+@pytest.mark.parametrize(("metadata", "pointer"), BAD_METADATA, ids=["not-bcp47", "too-long-tag", "long-title",
+                                                                      "unknown-field"])
+def test_bad_metadata_is_refused_before_queueing(app, metadata, pointer):
+    response = app.test_client().post("/v1/renders", json={"template": "invoice", "data": INVOICE,
+                                                           "options": {"pdf": {"metadata": metadata}}})
+    body = assert_problem(response)
+    assert {e["path"] for e in body["errors"]} == {pointer}
 
 
 # --- the rewrite itself -------------------------------------------------------------------------

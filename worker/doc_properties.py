@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from lxml import etree
 
+from .doc_metadata import STYLES, default_language
 from .docx_zip import PKG_RELS, Package, q
 
 CP = "http://schemas.openxmlformats.org/package/2006/metadata/core-properties"
@@ -17,7 +18,7 @@ CORE = "docProps/core.xml"
 CORE_REL = "http://schemas.openxmlformats.org/package/2006/relationships/metadata/core-properties"
 CORE_TYPE = "application/vnd.openxmlformats-package.core-properties+xml"
 ELEMENTS = {"title": (DC, "title"), "author": (DC, "creator"), "subject": (DC, "subject"),
-            "keywords": (CP, "keywords")}
+            "keywords": (CP, "keywords"), "language": (DC, "language")}
 
 
 def core_part(package: Package) -> etree._Element:
@@ -43,5 +44,7 @@ def set_properties(docx: bytes, metadata: tuple[tuple[str, str], ...]) -> bytes:
         if element is None:
             element = etree.SubElement(core, q(ns, local), nsmap={"dc": DC, "cp": CP})
         element.text = text  # lxml escapes it
+        if name == "language" and STYLES in package.parts:  # what LibreOffice exports as the PDF's /Lang
+            package.parts[STYLES] = default_language(package.parts[STYLES], text)
     package.parts[CORE] = etree.tostring(core, xml_declaration=True, encoding="UTF-8", standalone=True)
     return package.save()
