@@ -25,11 +25,12 @@ from core.errors import InvalidData, RenderLimitExceeded, TemplateError, Undefin
 from core.sandbox import ReportEnvironment, make_environment
 from core.undefined import DEFAULT_MODE, Recorder, recording_undefined
 
+from .fast_fill import LinearFill
 from .locate import error_location, miss_reports, part_maps, place
 from .typed import to_context
 
 
-class _Template(DocxTemplate):
+class _Template(LinearFill, DocxTemplate):
     """docxtpl's template, with its tag-patching regexes remembered per part source."""
 
     def __init__(self, source, env: ReportEnvironment, recorder: Recorder | None = None) -> None:
@@ -81,6 +82,12 @@ def render_docx(template: bytes, data: dict[str, Any], *, timeout: float | None 
     maps = part_maps(template, tpl.patch_xml, env.parse)
     with _cpu_time_limit(timeout), _undefined_as(env, recorder):
         context = to_context(data, tpl)
+
+        def located(exc: BaseException) -> dict[str, Any]:
+            """Part, paragraph and tag of the tag whose evaluation raised ``exc``."""
+            part = part_name(getattr(tpl, "current_rendering_part", None))
+            return error_location(exc, part, maps, _fails_alone(env, context))
+
         try:
             tpl.render(context, jinja_env=env, autoescape=True)
         except SecurityError as exc:
@@ -91,13 +98,11 @@ def render_docx(template: bytes, data: dict[str, Any], *, timeout: float | None 
                 "run POST /v1/templates/lint for the paragraph)",
                 errors=[{"message": exc.message, "line": exc.lineno}]) from exc
         except UndefinedError as exc:
-            where = error_location(exc, part_name(getattr(tpl, "current_rendering_part", None)), maps,
-                                   _fails_alone(env, context))
+            where = located(exc)
             raise TemplateError(f"template refers to something the data lacks: {exc.message} ({place(where)})",
                                 errors=[{"message": exc.message, **where}]) from exc
         except JinjaTemplateError as exc:
-            where = error_location(exc, part_name(getattr(tpl, "current_rendering_part", None)), maps,
-                                   _fails_alone(env, context))
+            where = located(exc)
             raise TemplateError(f"template error: {exc} ({place(where)})",
                                 errors=[{"message": str(exc), **where}]) from exc
         except (InvalidData, RenderLimitExceeded):
@@ -106,8 +111,7 @@ def render_docx(template: bytes, data: dict[str, Any], *, timeout: float | None 
             raise RenderLimitExceeded("the template needed more memory than a render may use "
                                       "(WENSHU_WORKER_MEMORY)") from exc
         except (TypeError, ValueError, ArithmeticError, AttributeError, KeyError, IndexError) as exc:
-            where = error_location(exc, part_name(getattr(tpl, "current_rendering_part", None)), maps,
-                                   _fails_alone(env, context))
+            where = located(exc)
             raise TemplateError(f"template failed on this data: {type(exc).__name__}: {exc} ({place(where)})",
                                 errors=[{"message": f"{type(exc).__name__}: {exc}", **where}]) from exc
     if recorder is not None and recorder.misses:
