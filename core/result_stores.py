@@ -6,6 +6,7 @@ Files are addressed by job id + file name, whatever the store::
     store.open(job_id, name)             # -> StoredFile | None (None: gone)
     store.exists(job_id, name)
     store.delete(job_id, names)          # DELETE of a render
+    store.copy(from_job, to_job, name)   # the render cache: inside the store, never through the API
     store.sweep(has_document)            # the worker pool: files of jobs whose document expired
 
 Redis keeps a file as a string with the job's TTL (every byte of every PDF in Redis memory for
@@ -85,6 +86,7 @@ class ResultStore(Protocol):
     def open(self, job_id: str, name: str) -> StoredFile | None: ...
     def exists(self, job_id: str, name: str) -> bool: ...
     def delete(self, job_id: str, names: Iterable[str]) -> None: ...
+    def copy(self, from_job: str, to_job: str, name: str) -> bool: ...
     def sweep(self, has_document: Callable[[list[str]], list[bool]]) -> int: ...
     def size(self) -> int: ...
 
@@ -131,6 +133,15 @@ class RedisResultStore:
         keys = [self.keys.file(check_job_id(job_id), n) for n in names]
         if keys:
             self.redis.delete(*keys)
+
+    def copy(self, from_job: str, to_job: str, name: str) -> bool:
+        """Copy inside Redis (COPY, Redis ≥ 6.2); False if the source is gone."""
+        target = self.keys.file(check_job_id(to_job), name)
+        pipe = self.redis.pipeline()
+        pipe.copy(self.keys.file(check_job_id(from_job), name), target, replace=True)
+        pipe.expire(target, self.ttl)
+        copied, _ = pipe.execute()
+        return bool(copied)
 
     def sweep(self, has_document: Callable[[list[str]], list[bool]]) -> int:
         return 0  # Redis expires the files itself
@@ -190,6 +201,25 @@ class FsResultStore:
 
     def exists(self, job_id: str, name: str) -> bool:
         return self._path(job_id, name).is_file()
+
+    def copy(self, from_job: str, to_job: str, name: str) -> bool:
+        """A hard link (no bytes copied; either job's deletion leaves the other's file), placed by
+        rename like a write; a plain copy where the file system refuses links. False if gone."""
+        source, folder = self._path(from_job, name), self._dir(to_job)
+        folder.mkdir(exist_ok=True)
+        tmp = folder / f".part-{os.getpid()}-{time.monotonic_ns()}"
+        try:
+            try:
+                os.link(source, tmp)
+            except FileNotFoundError:
+                return False
+            except OSError:
+                shutil.copyfile(source, tmp)
+            os.replace(tmp, self._path(to_job, name))
+            return True
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
 
     def delete(self, job_id: str, names: Iterable[str]) -> None:
         for name in names:

@@ -90,6 +90,17 @@ class S3ResultStore:
                 return False
             raise
 
+    def copy(self, from_job: str, to_job: str, name: str) -> bool:
+        """CopyObject inside the bucket (the bytes never leave S3); False if the source is gone."""
+        try:
+            self.client.copy_object(Bucket=self.bucket, Key=self.key(to_job, name),
+                                    CopySource={"Bucket": self.bucket, "Key": self.key(from_job, name)})
+            return True
+        except ClientError as exc:
+            if _missing(exc):
+                return False
+            raise
+
     def delete(self, job_id: str, names: Iterable[str]) -> None:
         self._delete_keys([self.key(job_id, n) for n in names])
 

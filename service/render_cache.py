@@ -65,11 +65,10 @@ def _copy(prior: JobDocument, job_id: str, warnings: list[dict[str, Any]]) -> Jo
     results = state().results
     copied = []
     for meta in prior.files:
-        stored = results.open(prior.id, meta["name"])
-        if stored is None or stored.url is not None:  # expired or deleted (or only presigned): a miss,
+        # Copied inside the store (COPY, a hard link, CopyObject): the bytes never pass through the API.
+        if not results.copy(prior.id, job_id, meta["name"]):  # expired or deleted: a miss,
             results.delete(job_id, [m["name"] for m in copied])  # and nothing half-copied left behind
             return None
-        results.put(job_id, meta["name"], stored.read())
         copied.append(dict(meta, url=meta["url"].replace(prior.id, job_id)))
     now = now_iso()
     return replace(prior, id=job_id, files=copied, warnings=warnings, created_at=now, started_at=now,

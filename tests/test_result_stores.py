@@ -26,7 +26,7 @@ from redis import Redis
 from conftest import private_redis, start_workers, stop_process_tree
 from core.errors import ConfigError, WenshuError
 from core.keys import Keys
-from core.result_stores import FsResultStore, build_result_store
+from core.result_stores import FsResultStore, RedisResultStore, build_result_store
 from core.settings import Settings
 from helpers import assert_problem, free_port
 from worker.result_sweep import documents_exist
@@ -260,3 +260,21 @@ def test_the_sweep_keeps_files_filed_under_a_live_job_or_batch(settings):
     redis.set(keys.job("j1"), "{}", ex=60)
     redis.set(keys.batch("b1"), "{}", ex=60)
     assert documents_exist(redis, keys, ["j1", "b1", "gone"]) == [True, True, False]
+
+
+def copy_stores(tmp_path, settings, endpoint):
+    from core.s3_store import S3ResultStore
+
+    prefix = f"copy-{uuid.uuid4().hex[:6]}"
+    yield FsResultStore(tmp_path / "results")
+    yield RedisResultStore(Redis.from_url(settings.redis_url), Keys(prefix), ttl=60)
+    yield S3ResultStore(moto_client(endpoint), BUCKET, prefix)
+
+
+def test_a_copy_stays_inside_each_store_and_outlives_its_source(tmp_path, settings, s3_endpoint):
+    for store in copy_stores(tmp_path, settings, s3_endpoint):
+        store.put("a" * 32, "报告.pdf", b"%PDF-1.7 the bytes")
+        assert store.copy("a" * 32, "b" * 32, "报告.pdf"), store.kind
+        store.delete("a" * 32, ["报告.pdf"])
+        assert store.open("b" * 32, "报告.pdf").read() == b"%PDF-1.7 the bytes", store.kind
+        assert not store.copy("a" * 32, "c" * 32, "报告.pdf") and not store.exists("c" * 32, "报告.pdf"), store.kind
