@@ -109,3 +109,11 @@ def test_every_lint_message_has_a_chinese_wording(paragraphs):
     assert problems
     for problem in problems:
         assert CJK.search(lint_zh(problem["message"])), problem["message"]
+
+
+@pytest.mark.parametrize(("header", "english"), [
+    ("en-GB", True), ("fr-FR", False), ("zh-CN,en;q=0.8", False), ("en;q=0.5, zh;q=0.9", False),
+    ("fr, en;q=0.7", True), ("", False)])
+def test_accept_language_picks_english_only_when_preferred(api, header, english):
+    problem = lint(api, word_template("{{ total }"), {"Accept-Language": header})["problems"][0]
+    assert (problem["message"] == problem["message_en"]) is english
