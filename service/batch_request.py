@@ -13,9 +13,9 @@ from jsonschema import Draft202012Validator
 
 from core.batch_doc import OUTPUTS
 from core.errors import InvalidData, InvalidRequest, Unprocessable
-from core.pointer import pointer
 
 from .registry import TemplateVersion
+from .schema_errors import located
 from .validation import RENDER_REQUEST_SCHEMA, validate_data
 
 MAX_ERRORS = 100
@@ -44,13 +44,6 @@ BATCH_REQUEST_SCHEMA: dict[str, Any] = {
 _VALIDATOR = Draft202012Validator(BATCH_REQUEST_SCHEMA)
 
 
-def _where(error) -> str:
-    path = tuple(error.absolute_path)
-    if error.validator == "required" and isinstance(error.instance, dict):
-        path += tuple(p for p in error.validator_value if p not in error.instance)[:1]
-    return pointer(path)
-
-
 def check_batch_shape(body: Any, max_records: int) -> dict[str, Any]:
     """The batch request's own fields, with defaults filled in; 422 with pointers otherwise."""
     if not isinstance(body, dict):
@@ -60,11 +53,11 @@ def check_batch_shape(body: Any, max_records: int) -> dict[str, Any]:
     if isinstance(records, list) and len(records) > max_records:
         raise InvalidRequest(f"a batch holds at most {max_records} records (WENSHU_MAX_BATCH_RECORDS); got "
                              f"{len(records)}", errors=[{"path": "/records", "message": f"more than {max_records}"}])
-    errors = sorted(_VALIDATOR.iter_errors(body), key=lambda e: list(e.absolute_path))
+    # Each missing or unknown key at its own pointer (service/schema_errors.py), like renders.
+    errors = [{"path": e["path"], "message": e["message"]} for e in located(_VALIDATOR.iter_errors(body))]
     if errors:
         raise InvalidRequest("the batch request is malformed: " + "; ".join(
-            f"{_where(e) or '/'}: {e.message}" for e in errors[:5]),
-            errors=[{"path": _where(e), "message": e.message} for e in errors[:MAX_ERRORS]])
+            f"{e['path'] or '/'}: {e['message']}" for e in errors[:5]), errors=errors[:MAX_ERRORS])
     body = {"formats": ["pdf"], "outputs": ["files"], "validation": "strict", "options": {}} | body
     if "merged_pdf" in body["outputs"] and "pdf" not in body["formats"]:
         raise InvalidRequest("the merged_pdf output needs \"pdf\" in formats",
