@@ -133,6 +133,12 @@ class RenderLimitExceeded(Unprocessable):
     title, slug = "Render limit exceeded", "render-limit"
 
 
+class UnreadableReport(Unprocessable):
+    """A report sent to ``/import`` is not a readable PDF/DOCX, or is past the import limits."""
+
+    title, slug = "Report could not be read", "unreadable-report"
+
+
 class Conflict(WenshuError):
     status, title, slug = 409, "Conflict", "conflict"
 
