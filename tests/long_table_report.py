@@ -35,10 +35,11 @@ def _field(paragraph, instruction: str) -> None:
         run._r.append(el)
 
 
-def _mark_header(row) -> None:
+def _mark(row, *flags: str) -> None:
+    """Row properties such as ``w:tblHeader`` (repeat on every page) or ``w:cantSplit``."""
     tr_pr = row._tr.get_or_add_trPr()
-    header = OxmlElement("w:tblHeader")
-    tr_pr.append(header)
+    for flag in flags:
+        tr_pr.append(OxmlElement(flag))
 
 
 def build_template() -> bytes:
@@ -51,11 +52,12 @@ def build_template() -> bytes:
     table.style = "Table Grid"
     for cell, name in zip(table.rows[0].cells, COLUMNS, strict=True):
         cell.text = name
-    _mark_header(table.rows[0])
+    _mark(table.rows[0], "w:cantSplit", "w:tblHeader")
     table.rows[1].cells[0].text = "{%tr for r in rows %}"
     keys = ("label", "a", "b", "c", "d", "e", "f", "g")
     for cell, key in zip(table.rows[2].cells, keys, strict=True):
         cell.text = "{{ r." + key + " }}"
+    _mark(table.rows[2], "w:cantSplit")  # a register's row never breaks across pages
     table.rows[3].cells[0].text = "{%tr endfor %}"
     doc.add_paragraph("以上共{{ rows|length }}条。")
     footer = doc.sections[0].footer.paragraphs[0]
