@@ -14,7 +14,7 @@ import pytest
 
 from core.settings import PROJECT_ROOT
 
-BUILDERS = ["build_gov_templates.py", "build_invoice_template.py"]
+BUILDERS = ["build_gov_templates.py", "build_invoice_template.py", "build_certificate_template.py"]
 
 
 @pytest.mark.parametrize("script", BUILDERS)

@@ -81,8 +81,8 @@ def _axes(axes, chart: CheckedChart) -> None:
     if chart.unit:
         axes.set_ylabel(chart.unit)
     axes.grid(axis="y", alpha=0.3)
-    if any(s.name for s in chart.series):
-        axes.legend()
+    if any(s.name for s in chart.series):  # under the plot, so it never hides a bar or a point
+        axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncols=min(len(chart.series), 4), frameon=False)
 
 
 def _pie(axes, chart: CheckedChart) -> None:
