@@ -4,6 +4,7 @@ Files are addressed by job id + file name, whatever the store::
 
     store.put(job_id, name, data)        # the worker, once per produced file
     store.open(job_id, name)             # -> StoredFile | None (None: gone)
+    store.open(job_id, name, link=True)  # a download: may be a presigned URL (S3 with WENSHU_S3_PRESIGN)
     store.exists(job_id, name)
     store.delete(job_id, names)          # DELETE of a render
     store.copy(from_job, to_job, name)   # the render cache: inside the store, never through the API
@@ -83,7 +84,7 @@ class ResultStore(Protocol):
     kind: str
 
     def put(self, job_id: str, name: str, data: bytes) -> None: ...
-    def open(self, job_id: str, name: str) -> StoredFile | None: ...
+    def open(self, job_id: str, name: str, link: bool = False) -> StoredFile | None: ...
     def exists(self, job_id: str, name: str) -> bool: ...
     def delete(self, job_id: str, names: Iterable[str]) -> None: ...
     def copy(self, from_job: str, to_job: str, name: str) -> bool: ...
@@ -122,7 +123,7 @@ class RedisResultStore:
     def put(self, job_id: str, name: str, data: bytes) -> None:
         self.redis.set(self.keys.file(check_job_id(job_id), name), data, ex=self.ttl)
 
-    def open(self, job_id: str, name: str) -> StoredFile | None:
+    def open(self, job_id: str, name: str, link: bool = False) -> StoredFile | None:
         data = self.redis.get(self.keys.file(check_job_id(job_id), name))
         return None if data is None else StoredFile(size=len(data), stream=io.BytesIO(data))
 
@@ -192,7 +193,7 @@ class FsResultStore:
             Path(tmp).unlink(missing_ok=True)
             raise
 
-    def open(self, job_id: str, name: str) -> StoredFile | None:
+    def open(self, job_id: str, name: str, link: bool = False) -> StoredFile | None:
         path = self._path(job_id, name)
         try:
             return StoredFile(size=path.stat().st_size, path=path)

@@ -64,10 +64,11 @@ class S3ResultStore:
     def put(self, job_id: str, name: str, data: bytes) -> None:
         self.client.put_object(Bucket=self.bucket, Key=self.key(job_id, name), Body=data)
 
-    def open(self, job_id: str, name: str) -> StoredFile | None:
+    def open(self, job_id: str, name: str, link: bool = False) -> StoredFile | None:
+        """The object's body as a stream; for a download (``link``) with WENSHU_S3_PRESIGN, a URL."""
         key = self.key(job_id, name)
         try:
-            if self.presign:
+            if link and self.presign:
                 size = self.client.head_object(Bucket=self.bucket, Key=key)["ContentLength"]
                 ext = name.rsplit(".", 1)[-1].lower()
                 params = {"Bucket": self.bucket, "Key": key, "ResponseContentDisposition": content_disposition(name),

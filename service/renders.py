@@ -229,7 +229,7 @@ def get_render(job_id: str):
 def _send_file(job_id: str, meta: dict) -> Response:
     """The file from the result store: from disk, streamed in chunks, or a redirect to a presigned
     URL — never read whole into the API's memory (except from the Redis store, where it already is)."""
-    stored = state().results.open(job_id, meta["name"])
+    stored = state().results.open(job_id, meta["name"], link=True)
     if stored is None:
         raise Gone(f"{meta['name']} has expired: files are kept WENSHU_RESULT_TTL="
                    f"{state().settings.result_ttl} s", reason="expired")

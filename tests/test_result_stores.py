@@ -278,3 +278,15 @@ def test_a_copy_stays_inside_each_store_and_outlives_its_source(tmp_path, settin
         store.delete("a" * 32, ["报告.pdf"])
         assert store.open("b" * 32, "报告.pdf").read() == b"%PDF-1.7 the bytes", store.kind
         assert not store.copy("a" * 32, "c" * 32, "报告.pdf") and not store.exists("c" * 32, "报告.pdf"), store.kind
+
+
+def test_only_a_download_gets_a_presigned_url_everyone_else_reads_the_bytes(s3_endpoint):
+    from core.s3_store import S3ResultStore
+
+    store = S3ResultStore(moto_client(s3_endpoint), BUCKET, f"link-{uuid.uuid4().hex[:6]}", presign=True)
+    store.put("a" * 32, "a.pdf", b"%PDF bytes")
+    assert store.open("a" * 32, "a.pdf").read() == b"%PDF bytes"  # a batch ZIP, page images, the cache
+    linked = store.open("a" * 32, "a.pdf", link=True)
+    assert linked.url.startswith(s3_endpoint) and linked.stream is None
+    with urllib.request.urlopen(linked.url, timeout=30) as served:
+        assert served.read() == b"%PDF bytes"
