@@ -76,6 +76,8 @@ class _Pages:
         return self._drawn[page]
 
     def png(self, page: int) -> bytes:
+        if not 1 <= page <= self.count:
+            return png_bytes(page_image(self.pdf, page, self.count))  # raises the 404 naming the page count
         cached = state().redis.get(self._key(page))
         return cached if cached is not None else png_bytes(self.image(page))
 

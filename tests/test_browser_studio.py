@@ -72,6 +72,9 @@ def loaded_images(driver, box: str) -> list:
 
 
 def enter_key(driver) -> None:
+    """Type the key into the page (once per tab: it stays in sessionStorage), as an author would."""
+    if driver.execute_script("return sessionStorage.getItem('wenshu.studio.key')") == KEY:
+        return
     driver.find_element(By.ID, "key").send_keys(KEY)
     driver.execute_script("document.getElementById('status').textContent = ''")
     driver.find_element(By.ID, "key-save").click()
@@ -101,6 +104,7 @@ def test_page_and_assets_carry_a_strict_csp(studio):
 
 def test_typo_shows_in_the_tree_and_warnings_then_fixed_data_previews(studio):
     driver, base, _, folder = studio
+    enter_key(driver)
     typo = docx_with("录用通知：{{ candidate.nmae }}", "岗位：{{ candidate.position }}")
     assert "failed" not in drop(driver, folder, "offer.docx", typo)
     tree = text_of(driver, "variables")
@@ -126,6 +130,7 @@ def test_typo_shows_in_the_tree_and_warnings_then_fixed_data_previews(studio):
 
 def test_save_two_versions_and_see_the_change_boxed(studio):
     driver, _, _, folder = studio
+    enter_key(driver)
     drop(driver, folder, "offer-v1.docx", docx_with("录用通知：{{ candidate.name }}", "月薪：{{ salary }} 元"))
     driver.find_element(By.ID, "name").clear()
     driver.find_element(By.ID, "name").send_keys("studio-offer")
@@ -151,6 +156,7 @@ def test_save_two_versions_and_see_the_change_boxed(studio):
 
 def test_stored_template_opens_with_its_sample_and_previews(studio):
     driver, base, api, _ = studio
+    enter_key(driver)
     response = put_template(_Authed(api, {"Authorization": f"Bearer {KEY}"}), "studio-stored",
                             docx_with("单位：{{ org.name }}"), sample={"org": {"name": "示例市人民政府"}})
     assert response.status_code in (200, 201), response.get_data(as_text=True)
@@ -169,6 +175,7 @@ def test_stored_template_opens_with_its_sample_and_previews(studio):
 
 def test_hostile_names_messages_and_values_stay_text(studio):
     driver, base, api, folder = studio
+    enter_key(driver)
     # A stored template whose title is markup: the list shows it as text.
     auth = {"Authorization": f"Bearer {KEY}"}
     response = put_template(_Authed(api, auth), "studio-hostile", docx_with("{{ x }}"), meta={"title": SCRIPT})

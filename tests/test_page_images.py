@@ -106,3 +106,13 @@ def test_a_page_only_one_version_has_is_all_change(client, jobs):
     assert [p["changed"] for p in body["pages"]] == [False, True]
     assert client.get(body["pages"][1]["image"]).mimetype == "image/png"
     assert_problem(client.get(f"/v1/renders/{jobs['a']}/compare/{longer}/pages/3.png"), 404)
+
+
+@pytest.mark.parametrize("path", [
+    "/v1/renders/{a}/pages/0.png", "/v1/renders/{a}/pages/99999999999999999999999.png",
+    "/v1/renders/{a}/compare/{a}/pages/0.png", "/v1/renders/{a}/compare/..%2f{a}",
+    "/v1/renders/%3Cscript%3E/pages", "/v1/renders/{a}/compare/%00",
+])
+def test_hostile_page_and_job_paths_are_404(client, jobs, path):
+    body = assert_problem(client.get(path.format(a=jobs["a"])), 404)
+    assert "<script>" not in body["detail"] or body["detail"].startswith("no render")
