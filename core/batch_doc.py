@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field, fields, replace
-from typing import Any
+from typing import Any, Self
 
 from redis import Redis
 
@@ -32,8 +32,20 @@ return 1
 """
 
 
+class _Plain:
+    """Dataclasses that cross Redis as JSON; unknown keys (a newer release's) are ignored."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Self:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in raw.items() if k in names})
+
+
 @dataclass
-class BatchDocument:
+class BatchDocument(_Plain):
     """What ``GET /v1/batches/{id}`` returns (progress overlaid from the live counters)."""
 
     id: str
@@ -53,17 +65,9 @@ class BatchDocument:
     def ended(self) -> bool:
         return self.status in FINAL_STATUSES
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> BatchDocument:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in raw.items() if k in names})
-
 
 @dataclass(frozen=True)
-class BatchPlan:
+class BatchPlan(_Plain):
     """What the assembly step needs and clients never see: record ids, titles, where to call back."""
 
     record_ids: list[str]
@@ -72,14 +76,6 @@ class BatchPlan:
     basename: str
     callback_url: str | None = None
     owner: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> BatchPlan:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in raw.items() if k in names})
 
 
 class BatchStore:

@@ -60,6 +60,13 @@ def assert_problem(response, status: int = 422) -> dict:
     return body
 
 
+def with_key(app, key: str):
+    """A test client of ``app`` that sends ``Authorization: Bearer <key>`` with every request."""
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {key}"
+    return client
+
+
 def put_template(api, name: str, docx: bytes, **json_parts):
     """``PUT /v1/templates/{name}`` with the .docx and JSON parts (schema, rules, sample, meta)."""
     parts = {"file": (io.BytesIO(docx), "template.docx")}

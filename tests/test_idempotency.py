@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from helpers import assert_problem
+from helpers import assert_problem, with_key
 
 pytestmark = pytest.mark.e2e
 
@@ -26,9 +26,7 @@ def keyed_app(settings, workers):
 
 
 def as_key(app, key: str = KEY_A):
-    client = app.test_client()
-    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {key}"
-    return client
+    return with_key(app, key)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from helpers import pdf_text
+from helpers import pdf_text, with_key
 
 pytestmark = pytest.mark.e2e
 
@@ -25,9 +25,7 @@ def keyed_app(settings, workers):
 
 
 def as_key(app, key: str = KEY_A):
-    client = app.test_client()
-    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {key}"
-    return client
+    return with_key(app, key)
 
 
 @pytest.fixture(scope="module")
