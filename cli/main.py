@@ -10,6 +10,8 @@ import json
 import sys
 from pathlib import Path
 
+from . import report_import
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The CLI's argument parser (also used by tests that check deployment files)."""
@@ -44,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     skeleton = sub.add_parser("skeleton", help="print the JSON Schema and a sample data skeleton of a .docx")
     skeleton.add_argument("file", help="the .docx")
 
+    report_import.add_parser(sub)
+
     preview = sub.add_parser("preview", help="re-render a PDF each time the template or the data is saved")
     preview.add_argument("template", help="path to the .docx")
     preview.add_argument("data", help="JSON data file")
@@ -64,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.from_env()
         configure_logging(settings.log_level)
         return {"serve": _serve, "worker": _worker, "seed": _seed, "render": _render,
-                "lint": _lint, "skeleton": _skeleton, "preview": _preview}[args.command](args, settings)
+                "lint": _lint, "skeleton": _skeleton, "preview": _preview,
+                "import": report_import.run}[args.command](args, settings)
     except ConfigError as exc:
         # Before anything runs: one line an operator can act on, not a problem document.
         print(f"wenshu: invalid settings: {exc.detail}", file=sys.stderr)

@@ -106,6 +106,13 @@ class Settings:
                                       minimum=0.1)
     rule_timeout: float = _setting(2.0, "CPU seconds the consistency rules of one request may take.", minimum=0.01)
     json_max_depth: int = _setting(64, "Deepest nesting of arrays/objects accepted in request JSON.", minimum=2)
+    import_max_bytes: int = _setting(10 * 1024 * 1024, "Bytes: largest report `POST /v1/templates/{name}/import` "
+                                                        "reads (413 beyond).", minimum=1)
+    import_max_pages: int = _setting(40, "Pages of a PDF report an import reads at most (422 beyond).", minimum=1)
+    import_cpu_seconds: float = _setting(30.0, "CPU seconds the child process parsing one imported report may "
+                                               "take (422 beyond).", minimum=0.5)
+    import_memory: int = _setting(1024**3, "Bytes of address space the child process parsing one imported report "
+                                           "may use.", minimum=64 * 1024 * 1024)
     worker_memory: int = _setting(2 * 1024**3, "Bytes of address space a worker process may use while rendering "
                                                 "(0: unlimited; LibreOffice exempt).", minimum=0)
     api_threads: int = _setting(32, "Request threads of one API process.", minimum=1)

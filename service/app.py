@@ -16,7 +16,7 @@ from core.errors import Unauthorized
 from core.redis_checks import eviction_warning
 from core.settings import Settings
 
-from . import batches, idempotency, listing, ops, previews, renders, studio, templates_api
+from . import batches, idempotency, listing, ops, previews, renders, report_import_api, studio, templates_api
 from .multipart import WenshuRequest
 from .problems import register_error_handlers
 from .state import ServiceState
@@ -48,7 +48,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         log.warning("WENSHU_API_KEYS is empty: the API is open to anyone who can reach it (development only)")
     _install_request_hooks(app, settings)
     register_error_handlers(app)
-    for bp in (renders.bp, templates_api.bp, ops.bp, previews.bp, studio.bp, batches.bp, listing.bp):
+    for bp in (renders.bp, templates_api.bp, ops.bp, previews.bp, studio.bp, batches.bp, listing.bp,
+               report_import_api.bp):
         app.register_blueprint(bp)
     app.after_request(idempotency.release_failed_claim)  # a failed POST gives its Idempotency-Key back
     return app
