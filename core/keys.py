@@ -13,6 +13,8 @@ Key layout (prefix ``wenshu`` by default)::
     {p}:tpl:{name}:v:{version}   hash: docx, schema, rules, sample, meta (``:v:`` so that no
                                  version can be read as the ``versions`` list)
     {p}:adhoc:{version}          an ad-hoc template's .docx, TTL result_ttl
+    {p}:checked:{sha256}         an ad-hoc template's bytes passed the checks (check code version
+                                 + bytes hashed), TTL result_ttl (service/check_cache.py)
     {p}:metrics:*                counters and histograms (core/metrics.py)
     {p}:lo-alive:{worker}        a worker's "LibreOffice alive" mark, short TTL
     {p}:owner:{client}:jobs      sorted set of one client's jobs in flight (per-key fairness)
@@ -65,6 +67,9 @@ class Keys:
 
     def adhoc(self, version: str) -> str:
         return f"{self.prefix}:adhoc:{version}"
+
+    def checked(self, digest: str) -> str:
+        return f"{self.prefix}:checked:{digest}"
 
     def metric(self, name: str) -> str:
         return f"{self.prefix}:metrics:{name}"

@@ -23,6 +23,7 @@ from core.stores import now_iso
 from core.webhooks import check_callback_url
 
 from . import idempotency, render_cache
+from .check_cache import check_template_once
 from .listing import index_render
 from .messages import localize_job
 from .multipart import part_bytes, received_parts
@@ -30,7 +31,6 @@ from .quota import JobQuota, client_id, held_waits
 from .registry import version_of
 from .render_query import RenderQuery, check_download_route, check_render_query
 from .state import state
-from .template_checks import check_template
 from .validation import parse_json, validate_data, validate_request
 
 bp = Blueprint("renders", __name__)
@@ -86,7 +86,8 @@ def create_render():
              else check_render_query(request.args, body["formats"], download_needs_wait=True))
     warnings: list[dict] = []
     if adhoc is not None:
-        check_template(adhoc)  # tag mistakes surface now, with part and paragraph, not as a failed job
+        # tag mistakes surface now, with part and paragraph, not as a failed job; known-good bytes skip it
+        check_template_once(st.redis, st.keys, adhoc, st.settings.result_ttl)
         validate_data(body["data"], None, [])  # no contract, but typed values keep their grammar
         version = version_of(adhoc)
         st.templates.put_adhoc(version, adhoc, st.settings.result_ttl)
