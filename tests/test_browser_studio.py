@@ -105,26 +105,30 @@ def test_page_and_assets_carry_a_strict_csp(studio):
 def test_typo_shows_in_the_tree_and_warnings_then_fixed_data_previews(studio):
     driver, base, _, folder = studio
     enter_key(driver)
-    typo = docx_with("录用通知：{{ candidate.nmae }}", "岗位：{{ candidate.position }}")
+    typo = docx_with("录用通知：{{ candidate.nmae }}", "岗位：{{ candidate.position }}",
+                     "{%p for item in salary_item %}", "{{ item.label }}：{{ item.amount }}", "{%p endfor %}")
     assert "failed" not in drop(driver, folder, "offer.docx", typo)
-    tree = text_of(driver, "variables")
-    assert "candidate.nmae" in tree and "candidate.position" in tree, tree
+    tree = {node.text for node in driver.find_elements(By.CSS_SELECTOR, "#variables code")}
+    assert {"candidate.nmae", "candidate.position", "salary_item[].amount", "salary_item[].label"} <= tree, tree
     assert driver.find_element(By.ID, "name").get_attribute("value") == "offer"  # suggested from the file
     skeleton = json.loads(driver.find_element(By.ID, "data").get_attribute("value"))
     assert set(skeleton["candidate"]) == {"nmae", "position"}, skeleton  # prefilled from the template's variables
+    assert set(skeleton["salary_item"][0]) == {"label", "amount"}, skeleton
 
-    set_data(driver, {"candidate": {"name": "张三", "position": "工程师"}})
+    salary = [{"label": "基本工资", "amount": "8000"}]
+    set_data(driver, {"candidate": {"name": "张三", "position": "工程师"}, "salary_items": salary})
     assert "failed" not in act(driver, "preview", "Preview")
-    assert "nmae" in text_of(driver, "warnings"), text_of(driver, "warnings")
+    warnings = text_of(driver, "warnings")
+    assert "candidate.nmae" in warnings and "salary_item" in warnings, warnings
     screenshot(driver, "studio-typo-warning")
 
-    set_data(driver, {"candidate": {"nmae": "张三", "position": "工程师"}})
+    set_data(driver, {"candidate": {"nmae": "张三", "position": "工程师"}, "salary_item": salary})
     assert "failed" not in act(driver, "preview", "Preview")
-    assert "nmae" not in text_of(driver, "warnings")
+    assert text_of(driver, "warnings") == ""
     assert len(loaded_images(driver, "pages")) == 1
     job = driver.find_element(By.ID, "job-id").get_attribute("data-job")
     pdf = api_get(base, f"/v1/renders/{job}?download=pdf")
-    assert "录用通知：张三" in pdf_text(pdf) and "岗位：工程师" in pdf_text(pdf)
+    assert {"录用通知：张三", "岗位：工程师", "基本工资：8000"} <= set(pdf_text(pdf).split()), pdf_text(pdf)
     screenshot(driver, "studio-preview")
 
 
