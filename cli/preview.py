@@ -39,7 +39,7 @@ def run(template: Path, data: Path, output: Path, settings: Any, *, once: bool =
         try:
             while True:
                 stamp = (_stamp(template), _stamp(data))
-                if stamp != seen:
+                if stamp != seen and _settled(stamp, template, data):
                     seen = stamp
                     ok = _render_once(pipeline, template, data, output, undefined, out)
                     if once:
@@ -48,6 +48,12 @@ def run(template: Path, data: Path, output: Path, settings: Any, *, once: bool =
         except KeyboardInterrupt:
             return 0
     return 0 if ok else 1
+
+
+def _settled(stamp: tuple, template: Path, data: Path) -> bool:
+    """Whether the files stay as ``stamp`` for one more poll: an editor that writes in place is done."""
+    time.sleep(POLL_SECONDS)
+    return (_stamp(template), _stamp(data)) == stamp
 
 
 def _interrupt(signum, frame) -> None:

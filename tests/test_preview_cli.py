@@ -65,12 +65,10 @@ def test_saving_either_file_renders_a_fresh_pdf_in_the_same_session(tmp_path):
     try:
         assert " ok " in lines.get(timeout=LINE_WAIT)
         assert "第一版" in pdf_text(out.read_bytes())
-        data.write_text('{"party": "第二版"}', encoding="utf-8")
-        _later(data)
+        _save(data, '{"party": "第二版"}'.encode())
         assert " ok " in lines.get(timeout=LINE_WAIT)
         assert "第二版" in pdf_text(out.read_bytes())
-        template.write_bytes(word_template("乙方：{{ party }}"))
-        _later(template)
+        _save(template, word_template("乙方：{{ party }}"))
         assert " ok " in lines.get(timeout=LINE_WAIT)
         assert "乙方：第二版" in pdf_text(out.read_bytes()).replace(" ", "")
     finally:
@@ -78,7 +76,11 @@ def test_saving_either_file_renders_a_fresh_pdf_in_the_same_session(tmp_path):
     assert "javaldx" not in proc.stderr.read()
 
 
-def _later(path) -> None:
-    """A modification time surely past the previous one, whatever the file system's resolution."""
+def _save(path, content: bytes) -> None:
+    """Save as Word does (a new file renamed over the old), with a modification time surely past
+    the previous one whatever the file system's resolution."""
+    fresh = path.with_name(path.name + ".saving")
+    fresh.write_bytes(content)
     stamp = time.time() + 2
-    os.utime(path, (stamp, stamp))
+    os.utime(fresh, (stamp, stamp))
+    os.replace(fresh, path)
