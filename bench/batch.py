@@ -20,6 +20,8 @@ from datetime import datetime
 from pathlib import Path
 
 from pypdf import PdfReader
+from redis import Redis
+from rq import Worker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _stack import ROOT, Stack, http  # noqa: E402
@@ -66,8 +68,10 @@ def measure(stack: Stack, n: int) -> tuple[float, dict]:
             "filename": "invoices"}
     doc = run_batch(stack.url, body)
     seconds = (parse(doc["finished_at"]) - parse(doc["created_at"])).total_seconds()
+    jobs = sorted(w.successful_job_count for w in Worker.all(connection=Redis.from_url(stack.env["REDIS_URL"])))
     print(f"{stack.workers} worker(s): {doc['done']} done, {doc['failed']} failed of {doc['total']} in "
-          f"{seconds:.1f} s = {doc['done'] / seconds:.2f} records/s", flush=True)
+          f"{seconds:.1f} s = {doc['done'] / seconds:.2f} records/s; jobs per worker (with warm-up and assembly): "
+          f"{jobs}", flush=True)
     return doc["done"] / seconds, doc
 
 

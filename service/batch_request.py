@@ -7,17 +7,21 @@ fixes a file of records in one round trip.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from jsonschema import Draft202012Validator
 
 from core.batch_doc import OUTPUTS
-from core.errors import InvalidData, InvalidRequest, Unprocessable
+from core.errors import InvalidData, InvalidRequest, RenderLimitExceeded, Unprocessable
 
 from .registry import TemplateVersion
 from .schema_errors import located
 from .validation import RENDER_REQUEST_SCHEMA, validate_data
 
+CHECK_BUDGET_RULE_TIMEOUTS = 20
+"""CPU time one batch's checks may take in all, in WENSHU_RULE_TIMEOUTs (40 s by default): each record's
+rules are bounded by the rule timeout, and a thousand of them must not hold an API thread for ever."""
 MAX_ERRORS = 100
 """Record errors one 422 lists (the detail says how many records failed in all)."""
 _shared = RENDER_REQUEST_SCHEMA["properties"]
@@ -74,7 +78,12 @@ def check_records(body: dict[str, Any], tv: TemplateVersion, rule_timeout: float
         InvalidData: every problem of every record (up to MAX_ERRORS), at ``/records/{i}/data/...``.
     """
     warnings, errors, bad = [], [], 0
+    deadline = time.thread_time() + CHECK_BUDGET_RULE_TIMEOUTS * rule_timeout
     for i, record in enumerate(body["records"]):
+        if time.thread_time() > deadline:
+            raise RenderLimitExceeded(f"checking the records took more than {CHECK_BUDGET_RULE_TIMEOUTS} × "
+                                      f"WENSHU_RULE_TIMEOUT of CPU time; send fewer records per batch",
+                                      errors=[{"path": f"/records/{i}", "message": "checks stopped here"}])
         try:
             warnings.append(validate_data(record["data"], tv.schema, tv.rules, pointer_prefix=f"/records/{i}/data",
                                           mode=body["validation"], validator=tv.validator, rule_timeout=rule_timeout))

@@ -303,3 +303,12 @@ def test_a_record_whose_worker_died_for_good_still_ends_the_batch(batch_settings
     assert "died twice" in doc.failures[0]["error"]["detail"]
     assert JobStore(redis, keys, 60).get(record_id).status == "failed"
     assert Queue("batches-dead", connection=redis).job_ids == [f"{batch_id}-assembly"]
+
+
+def test_checking_records_stops_at_its_cpu_budget(api, invoice, monkeypatch):
+    import service.batch_request
+
+    monkeypatch.setattr(service.batch_request, "CHECK_BUDGET_RULE_TIMEOUTS", 0)  # spent at once
+    problem = assert_problem(post(api, {"template": "invoice", "records": invoices(invoice, 3)}), 422)
+    assert problem["errors"] == [{"path": "/records/0", "message": "checks stopped here"}]
+    assert "fewer records" in problem["detail"] and problem["type"].endswith("/render-limit")
