@@ -223,6 +223,8 @@ async function showImages(box, urls, captions) {
     const img = el("img");
     img.src = URL.createObjectURL(blob);
     img.alt = captions[i];
+    img.title = "click to see it full size";
+    img.addEventListener("click", () => img.classList.toggle("zoom"));
     figure.appendChild(img);
     figure.appendChild(el("figcaption", captions[i]));
     box.appendChild(figure);
