@@ -43,6 +43,7 @@ def base_url(app, workers):
     thread.start()
     yield f"http://127.0.0.1:{server.effective_port}"
     server.close()
+    server.task_dispatcher.shutdown()
     thread.join(10)
 
 
@@ -85,7 +86,9 @@ def gen(generation):
 @pytest.fixture(scope="module")
 def api(generation, base_url):
     package, _ = generation
-    return package.Client(base_url=base_url, timeout=120, raise_on_unexpected_status=True)
+    client = package.Client(base_url=base_url, timeout=120, raise_on_unexpected_status=True)
+    yield client
+    client.get_httpx_client().close()  # its keep-alive connections would hold the server's loop open
 
 
 def test_the_served_contract_is_valid_openapi(served_contract):
