@@ -124,7 +124,7 @@ class Settings:
     soffice: str = _setting("soffice", "LibreOffice binary.")
     uno_python: str = _setting("/usr/bin/python3", "The Python that imports `uno` (runs LibreOffice's server).")
     webhook_secret: str = _setting("", "HMAC-SHA256 key for `X-Wenshu-Signature` on callbacks.")
-    webhook_allow_private: bool = _setting(False, "Allow callbacks to loopback/private addresses.")
+    webhook_allow_private: bool = _setting(False, "Allow callbacks to loopback/private addresses, and over plain http.")
     log_level: str = _setting("INFO", "Log level of the JSON logs on stderr.")
     worker_name_prefix: str = _setting("wenshu", "Prefix of this host's RQ worker names; the container entrypoint "
                                                  "makes it unique per container, so its health check finds its own "
