@@ -85,3 +85,10 @@ def screenshot(driver: webdriver.Chrome, name: str) -> Path:
 def csp_violations(driver: webdriver.Chrome) -> list[str]:
     """Console messages in which the browser reports a Content-Security-Policy refusal."""
     return [entry["message"] for entry in driver.get_log("browser") if "Content Security Policy" in entry["message"]]
+
+
+def foreign_requests(driver: webdriver.Chrome, base: str) -> list[str]:
+    """URLs the page loaded from anywhere but ``base`` (works offline: there must be none)."""
+    loaded = driver.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+    assert any(url.endswith(".js") for url in loaded), loaded  # the probe sees the page's own script
+    return [url for url in loaded if not url.startswith((base + "/", "blob:", "data:"))]

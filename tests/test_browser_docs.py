@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from selenium.webdriver.common.by import By
 
-from browser import chromium, csp_violations, live_server, screenshot, wait_for
+from browser import chromium, csp_violations, foreign_requests, live_server, screenshot, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -14,6 +14,7 @@ pytestmark = pytest.mark.slow
 def docs_page(app, settings):
     with live_server(app, settings) as base, chromium() as driver:
         driver.get(base + "/docs")
+        driver.base = base
         yield driver
 
 
@@ -26,6 +27,7 @@ def test_docs_lists_the_operations(docs_page):
     assert "Unable to render this definition" not in driver.page_source
     assert not driver.find_elements(By.CSS_SELECTOR, ".errors-wrapper"), "Swagger UI reports problems with the document"
     screenshot(driver, "docs")
+    assert foreign_requests(driver, driver.base) == []  # Swagger UI's assets are served by the API itself
 
 
 def test_docs_run_under_a_strict_csp_without_violations(docs_page, app):

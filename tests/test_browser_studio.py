@@ -14,7 +14,7 @@ import pytest
 from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.common.by import By
 
-from browser import chromium, csp_violations, live_server, screenshot, text_of, wait_for
+from browser import chromium, csp_violations, foreign_requests, live_server, screenshot, text_of, wait_for
 from helpers import docx_with, pdf_text, put_template
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -175,6 +175,7 @@ def test_stored_template_opens_with_its_sample_and_previews(studio):
     job = driver.find_element(By.ID, "job-id").get_attribute("data-job")
     assert "单位：示例市人民政府" in pdf_text(api_get(base, f"/v1/renders/{job}?download=pdf"))
     screenshot(driver, "studio-stored")
+    assert foreign_requests(driver, base) == []
 
 
 def test_hostile_names_messages_and_values_stay_text(studio):
