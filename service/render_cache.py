@@ -71,5 +71,7 @@ def _copy(prior: JobDocument, job_id: str, warnings: list[dict[str, Any]]) -> Jo
             return None
         copied.append(dict(meta, url=meta["url"].replace(prior.id, job_id)))
     now = now_iso()
+    # What the fill itself found (variables the data lacks) holds for the same request again.
+    warnings = warnings + [w for w in prior.warnings if w.get("code") == "undefined-variable"]
     return replace(prior, id=job_id, files=copied, warnings=warnings, created_at=now, started_at=now,
                    finished_at=now, timings_ms={"total": 0}, cached_from=prior.id)

@@ -136,3 +136,13 @@ def test_a_typo_in_the_page_header_is_located_in_the_header_part():
     render_docx(word_template("正文 {{ company }}", header="页眉 {{ compnay }}"), {"company": "文书"},
                 warnings=warnings)
     assert places(warnings) == [("compnay", "word/header1.xml", 1, "{{ compnay }}")]
+
+
+def test_a_render_cache_hit_keeps_the_missing_variables(settings, workers):
+    from service.app import create_app
+
+    cached = create_app(settings.with_(render_cache=True)).test_client()
+    first = adhoc(cached, offer_letter(), OFFER_DATA | {"start_date": "2026-02-01"})
+    again = adhoc(cached, offer_letter(), OFFER_DATA | {"start_date": "2026-02-01"})
+    assert again["cached_from"] == first["id"]
+    assert places(again["warnings"]) == places(first["warnings"]) == TYPOS
