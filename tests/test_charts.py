@@ -95,3 +95,12 @@ def test_api_answers_422_with_the_pointer_of_the_bad_value(app):
     chart = LINE | {"series": [{"name": "a", "values": [1, 2, 3]}, {"name": "b", "values": [1, 2, True]}]}
     body = assert_problem(post_adhoc(app.test_client(), TEMPLATE, {"chart": {"$chart": chart}}))
     assert body["errors"][0]["path"] == "/data/chart/$chart/series/1/values/2"
+
+
+def test_markup_in_a_chart_title_stays_text(pipeline):
+    title = '"/><w:fldSimple w:instr="INCLUDETEXT x"/><a b="'
+    chart = LINE | {"title": title}
+    docx = pipeline.render(docx_with("{{ c }}"), {"c": {"$chart": chart}}, ["docx"])["docx"]
+    document = etree.fromstring(zipfile.ZipFile(io.BytesIO(docx)).read("word/document.xml"))
+    assert [e.get("descr") for e in document.iter("{*}docPr")] == [title]
+    assert not list(document.iter("{*}fldSimple"))

@@ -49,6 +49,8 @@ def test_codes_are_drawn_at_their_size_in_millimetres(pdf):
     ({"$qr": {"data": "x", "error": "X"}}, "/data/v/$qr/error", "L, M, Q, H"),
     ({"$qr": {"data": "x", "size_mm": 0}}, "/data/v/$qr/size_mm", "millimetres"),
     ({"$qr": {"data": "x", "url": "http://a"}}, "/data/v/$qr", "unknown $qr option"),
+    ({"$qr": {"data": "a\x00b"}}, "/data/v/$qr/data", "control character"),
+    ({"$qr": "https://example.cn"}, "/data/v/$qr", "$qr needs"),
     ({"$barcode": {"data": "6901234567891", "type": "ean13"}}, "/data/v/$barcode/data", "check digit"),
     ({"$barcode": {"data": "12ab", "type": "ean13"}}, "/data/v/$barcode/data", "12 or 13 digits"),
     ({"$barcode": {"data": "发票", "type": "code128"}}, "/data/v/$barcode/data", "printable ASCII"),

@@ -151,3 +151,19 @@ def test_bad_watermark_is_a_422_before_queueing(app, mark, where):
     body = assert_problem(post_adhoc(app.test_client(), SIGNED, {"seal": ""}, {"watermark": mark}))
     assert where in [e["path"] for e in body["errors"]], body
     assert "job" not in body
+
+
+def test_markup_in_a_watermark_stays_text(pipeline):
+    text = '"/><v:imagedata src="http://example.com/x.png"/>'
+    docx = pipeline.render(docx_with("正文"), {}, ["docx"], {"watermark": {"text": text}})["docx"]
+    archive = zipfile.ZipFile(io.BytesIO(docx))
+    header = next(archive.read(n).decode() for n in archive.namelist() if n.startswith("word/header"))
+    assert "v:imagedata" not in header.replace("&lt;v:imagedata", "")
+    assert "&quot;/&gt;&lt;v:imagedata" in header
+
+
+def test_a_damaged_seal_png_is_refused_naming_its_data(pipeline):
+    broken = b64(seal_png()[:60])  # the signature and part of the header only
+    with pytest.raises(InvalidData) as caught:
+        pipeline.render(SIGNED, {"seal": {"$seal": {"data": broken}}}, ["docx"])
+    assert caught.value.errors[0]["path"] == "/data/seal/$seal/data"
