@@ -82,7 +82,8 @@ class _Reader:
         if len(values) == 15 and all(_figure_like(c) for c in values) and any(c and c.strip() for c in values):
             self._put(block, "reviews", "行政复议、行政诉讼", values)
             return
-        labelled = [(i, *label_key(c)) for i, c in enumerate(cells) if c is not None and not _figure_like(c)]
+        labelled = [(i, self._known(key), note) for i, c in enumerate(cells) if c is not None and not _figure_like(c)
+                    for key, note in [label_key(c)]]
         known = [(i, key, note) for i, key, note in labelled
                  if key in self.form.proactive or key in self.form.applications]
         if not known:
@@ -96,6 +97,15 @@ class _Reader:
             self._put(block, "proactive." + key, cells[i], after, note)
         elif after and sum(_figure_like(c) for c in after) * 2 >= len(after):  # else a header row
             self._put(block, "applications." + self.form.applications[key], cells[i], after)
+
+    def _known(self, key: str) -> str:
+        """``key``, or the one label of the form it begins (a row cut by a page break: its label's
+        last characters went to the next page, its figures stayed)."""
+        labels = [*self.form.proactive, *self.form.applications]
+        if key in labels or len(key) < 6:
+            return key
+        longer = [label for label in labels if label.startswith(key)]
+        return longer[0] if len(longer) == 1 else key
 
     def _put(self, block: Block, slot: str, label: str, cells: list[str], note: str = "") -> None:
         if slot in self.found:
@@ -140,7 +150,7 @@ class _Reader:
     def _figures(self, slot: str, fields: tuple[str, ...], numeric_only: bool = True) -> dict[str, Any]:
         row: dict[str, Any] = dict.fromkeys(fields)
         if slot not in self.found:
-            self.unread.append({"where": "tables", "what": f"no row for {slot}"})
+            self.unread.append({"where": "tables", "what": f"no row for {slot} (read as blank)"})
             return row
         cells, _note, where, label = self.found[slot]
         if len(cells) < len(fields):

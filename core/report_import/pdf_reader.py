@@ -2,8 +2,9 @@
 
 pdfplumber finds the ruled tables (the forms are always ruled) and the text lines outside them.
 Paragraphs are rebuilt from line geometry, the way a reader sees them: a paragraph starts on an
-indented line (Chinese first-line indent), after a line that stops short of the right margin, or
-after a table; it runs on across page breaks. Lines set clearly larger than the body are the title.
+indented line (Chinese first-line indent), after a line that stops short of the right margin, after
+a gap wider than the line pitch (space between paragraphs), or after a table; it runs on across
+page breaks. Lines set clearly larger than the body are the title.
 Page footers (``— 3 —``, a bare number) are dropped.
 """
 
@@ -103,6 +104,9 @@ def _paragraphs(items: list[tuple[str, object, str]]) -> list[Block]:
         return [Block("table", rows=payload, where=where) for kind, payload, where in items]
     body_size = statistics.median(c["size"] for line in lines for c in line["chars"][:3])
     left, right = _margin(lines, "x0", min), _margin(lines, "x1", max)
+    steps = [b["top"] - a["top"] for a, b in zip(lines, lines[1:], strict=False)
+             if 0 < b["top"] - a["top"] < body_size * 2.5]
+    pitch = statistics.median(steps) if steps else body_size * 2
     blocks: list[Block] = []
     previous = None  # the last line of the open paragraph
     for kind, payload, where in items:
@@ -117,7 +121,8 @@ def _paragraphs(items: list[tuple[str, object, str]]) -> list[Block]:
             blocks.append(Block("title", text=tidy(text), where=where))
             previous = None
             continue
-        starts = (previous is None or line["x0"] > left + size * 0.5 or previous["x1"] < right - size * 1.5
+        starts = (previous is None or line["x0"] > left + size * 0.5 or previous["x1"] < right - size * 3
+                  or 0 < line["top"] - previous["top"] and line["top"] - previous["top"] > pitch * 1.4
                   or SECTION_HEADING.match(text.strip()) is not None)
         if starts:
             blocks.append(Block("para", text=tidy(text), where=where))
