@@ -226,8 +226,9 @@ class Registry:
     def _variable_tree(self, tv: TemplateVersion) -> dict[str, Any]:
         """The nested variables; a version stored before they were kept is linted again for them."""
         nested = tv.meta.get("variable_tree")
-        if nested is None:
-            nested = lint_docx(self.store.field(tv.name, tv.version, "docx"))["variable_tree"]
+        if nested is None:  # kept on the cached version, so this lint runs once per process
+            docx = self.store.field(tv.name, tv.version, "docx")
+            nested = tv.meta["variable_tree"] = lint_docx(docx)["variable_tree"]
         return {"variable_tree": nested, "variable_paths": variable_paths(nested)}
 
     def delete(self, name: str) -> None:
