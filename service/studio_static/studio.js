@@ -240,7 +240,9 @@ async function preview() {
   clear(warnings);
   (job.warnings || []).forEach((w) => {
     const where = [w.path, w.part, w.paragraph ? "¶" + w.paragraph : null, w.tag].filter(Boolean).join(" · ");
-    warnings.appendChild(el("li", (where ? where + " — " : "") + (w.message || JSON.stringify(w))));
+    const message = w.message || JSON.stringify(w);
+    // Messages that already say where (part, paragraph, tag) are shown as they are.
+    warnings.appendChild(el("li", where && !(w.part && message.includes(w.part)) ? where + " — " + message : message));
   });
   const pages = await api("/v1/renders/" + job.id + "/pages");
   await showImages($("pages"), pages.pages, pages.pages.map((_, i) => "page " + (i + 1)));
