@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 from functools import lru_cache
 
+from pyhanko import stamp
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import fields, signers
 
@@ -19,6 +20,9 @@ from core.finish_options import CheckedSign, check_signing_available
 from core.settings import Settings
 
 FIELD = "Signature1"
+STAMP = stamp.TextStampStyle(stamp_text="Digitally signed\n%(ts)s", timestamp_format="%Y-%m-%d %H:%M:%S %Z")
+"""A visible signature's text: pyHanko's default names the signer in a standard PDF font without CJK
+glyphs (a Chinese name came out garbled) over its own logo; a reader's signature panel names the signer."""
 PT_PER_MM = 72 / 25.4
 
 
@@ -47,5 +51,5 @@ def sign_pdf(pdf: bytes, sign: CheckedSign, settings: Settings) -> bytes:
         spec = fields.SigFieldSpec(FIELD, on_page=sign.page - 1, box=(x, y, x + width, y + height))
     meta = signers.PdfSignatureMetadata(field_name=FIELD, reason=sign.reason or None,
                                         location=sign.location or None)
-    out = signers.sign_pdf(writer, meta, signer=signer, new_field_spec=spec)
+    out = signers.PdfSigner(meta, signer, stamp_style=STAMP, new_field_spec=spec).sign_pdf(writer)
     return out.getvalue()
