@@ -106,6 +106,9 @@ def check_finish_options(options: dict[str, Any] | None) -> None:
     if "sign" in pdf and encrypting:
         raise refusal("/options/pdf/sign", "a signed PDF is not encrypted here: ask for sign or a password")
     sign = pdf.get("sign") or {}
+    if pdf.get("pdfa") and sign.get("visible"):
+        raise refusal("/options/pdf/sign/visible", "a visible signature's stamp is set in a PDF base font, which "
+                                                  "PDF/A forbids (fonts must be embedded): sign PDF/A invisibly")
     if "box_mm" in sign and not sign.get("visible"):
         raise refusal("/options/pdf/sign/box_mm", "box_mm places a visible signature: set visible to true")
 

@@ -134,6 +134,7 @@ def test_visible_signature_on_a_page_that_does_not_exist_names_the_field(signing
     ({"metadata": {"title": "x" * 501}}, "/options/pdf/metadata/title"),
     ({"sign": {}, "user_password": "x"}, "/options/pdf/sign"),
     ({"sign": {"box_mm": [1, 2, 3, 4]}}, "/options/pdf/sign/box_mm"),
+    ({"pdfa": "2b", "sign": {"visible": True}}, "/options/pdf/sign/visible"),
     ({"sign": {"visible": True, "box_mm": [1, 2, 3]}}, "/options/pdf/sign/box_mm"),
     ({"sign": {}}, "/options/pdf/sign"),  # this API has no certificate configured
 ])
