@@ -120,7 +120,8 @@ def test_metrics_count_jobs_by_template_and_problem_and_show_queue_wait_and_memo
     api, _, _ = ops
     assert _render(api, {"a": 1, "b": 0}, "trace-ops-004").get_json()["status"] == "failed"
     text = api.get("/metrics").get_data(as_text=True)
-    failed = [line for line in text.splitlines() if line.startswith("wenshu_jobs_total{") and 'outcome="failed"' in line]
+    failed = [line for line in text.splitlines()
+              if line.startswith("wenshu_jobs_total{") and 'outcome="failed"' in line]
     assert any('template="ops-div"' in line and 'problem="template-error"' in line for line in failed), failed
     assert "wenshu_queue_wait_seconds_bucket" in text
     rss = [line for line in text.splitlines() if line.startswith("wenshu_worker_rss_bytes{")]

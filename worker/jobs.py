@@ -99,6 +99,7 @@ class Engine:
         if doc is None:
             log.info("job %s was deleted before it started", job_id)
             return
+        log.info("job started", extra={"template": payload.template.label()})
         t0 = time.perf_counter()
         try:
             output = self._produce(payload)
