@@ -47,6 +47,8 @@ def _record_names(body: dict, base: str) -> list[str]:
         numbered = f"{base}-{i + 1:0{width}d}"
         name = _basename(record.get("filename"), numbered)
         name = numbered if name in seen else name
+        while name in seen:  # a custom name took this number already
+            name = f"{name}-{i + 1}"
         seen.add(name)
         names.append(name)
     return names

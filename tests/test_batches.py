@@ -312,3 +312,20 @@ def test_checking_records_stops_at_its_cpu_budget(api, invoice, monkeypatch):
     problem = assert_problem(post(api, {"template": "invoice", "records": invoices(invoice, 3)}), 422)
     assert problem["errors"] == [{"path": "/records/0", "message": "checks stopped here"}]
     assert "fewer records" in problem["detail"] and problem["type"].endswith("/render-limit")
+
+
+def test_record_file_names_are_safe_and_never_collide(batch_settings, invoice):
+    """Hostile or clashing record filenames: no path survives, and no two files (nor the merged PDF) share a name."""
+    from service.app import create_app
+
+    store = BatchStore(Redis.from_url(batch_settings.redis_url), Keys("batches"), 60)
+
+    def names(*wanted: str | None) -> list[str]:
+        idle = with_key(create_app(batch_settings.with_(queue=f"batches-names-{len(wanted)}")), KEY)
+        records = [dict(r, filename=n) if n else r for r, n in zip(invoices(invoice, len(wanted)), wanted, strict=True)]
+        response = idle.post("/v1/batches", json={"template": "invoice", "filename": "发票", "records": records})
+        assert response.status_code == 202, response.get_data(as_text=True)
+        return store.plan(response.get_json()["id"]).basenames
+
+    assert names("../../etc/passwd", "发票") == ["etc_passwd", "发票-002"]
+    assert names("发票-002", None, "same", "same") == ["发票-002", "发票-002-2", "same", "发票-004"]
