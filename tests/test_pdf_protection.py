@@ -142,3 +142,13 @@ def test_bad_pdf_options_are_a_422_before_queueing(app, pdf, where):
     body = assert_problem(post_adhoc(app.test_client(), TEMPLATE, DATA, {"pdf": pdf}))
     assert where in [e["path"] for e in body["errors"]], body
     assert "job" not in body
+
+
+def test_options_travel_through_the_queue_to_the_worker(client):
+    """The whole path: POST with options, the worker encrypts and watermarks, the download is protected."""
+    options = {"pdf": {"user_password": "secret"}, "watermark": {"text": "样稿"}}
+    response = post_adhoc(client, TEMPLATE, DATA, options, query="wait=60&download=pdf")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    pdf = response.get_data()
+    assert opens_with(pdf, None) is None
+    assert "机密内容：仅供审阅。" in opens_with(pdf, "secret")
