@@ -167,12 +167,14 @@ def report(rows: list[tuple[int, dict[str, int]]]) -> None:
 
 
 def growth(rows: list[tuple[int, dict[str, int]]]) -> None:
-    (first_n, first), (last_n, last) = rows[0], rows[-1]
-    per = 1000 / max(1, last_n - first_n)
-    print(f"growth per 1 000 renders (checkpoint {first_n} → {last_n}):")
+    """Growth per 1 000 renders over the whole run and over its second half (caches warm by then)."""
+    half = rows[len(rows) // 2 - 1] if len(rows) > 2 else rows[0]
+    spans = [("whole run", rows[0], rows[-1]), ("second half", half, rows[-1])]
+    print(f"growth per 1 000 renders: {'':12s} " + "  ".join(f"{label} ({a[0]} → {b[0]})" for label, a, b in spans))
     for col in COLUMNS:
-        delta = (last[col] - first[col]) * per
-        print(f"  {col:12s} {delta:+14.0f}" + ("" if col == "fds" else f"  ({delta / 2**20:+.2f} MiB)"))
+        deltas = [(b[1][col] - a[1][col]) * 1000 / max(1, b[0] - a[0]) for _, a, b in spans]
+        unit = (lambda d: f"{d:+10.0f}") if col == "fds" else (lambda d: f"{d / 2**20:+9.2f} MiB")
+        print(f"  {col:12s} " + "   ".join(unit(d) for d in deltas))
 
 
 def main() -> int:
