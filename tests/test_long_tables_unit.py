@@ -51,13 +51,28 @@ def test_long_table_becomes_chunks_each_starting_with_the_header(filled):
         assert cell_texts(rows[0]) == list(COLUMNS)
         assert rows[0].find("w:trPr/w:tblHeader", NS) is not None
         assert all(tr.find("w:trPr/w:tblHeader", NS) is None for tr in rows[1:])
-        assert len(rows) == 101
+    assert [len(t.findall("w:tr", NS)) for t in tables] == [1 + 100 + 50] * 9 + [1 + 100]
 
 
-def test_every_row_stays_once_and_in_order(filled):
+def seam_names(docx: bytes) -> list[str]:
+    return [b.get(f"{{{W}}}name") for b in body_of(docx).iter(f"{{{W}}}bookmarkStart")]
+
+
+def test_each_table_but_the_last_ends_with_the_next_ones_first_rows(filled):
     docx, _ = chunk_long_tables(filled[1000], 100)
-    labels = [cell_texts(tr)[0] for table in body_of(docx).findall("w:tbl", NS)
-              for tr in table.findall("w:tr", NS)[1:]]
+    tables = body_of(docx).findall("w:tbl", NS)
+    for before, after in zip(tables, tables[1:], strict=False):
+        shared = [cell_texts(tr) for tr in before.findall("w:tr", NS)[-50:]]
+        assert shared == [cell_texts(tr) for tr in after.findall("w:tr", NS)[1:51]]
+    assert seam_names(docx) == [f"_wenshu_seam_{n}_50" for n in range(9)]
+
+
+def test_every_row_stays_once_and_in_order_without_the_overlap(filled):
+    docx, _ = chunk_long_tables(filled[1000], 100)
+    tables = body_of(docx).findall("w:tbl", NS)
+    overlaps = [int(name.rsplit("_", 1)[1]) for name in seam_names(docx)] + [0]
+    labels = [cell_texts(tr)[0] for table, overlap in zip(tables, overlaps, strict=True)
+              for tr in table.findall("w:tr", NS)[1:len(table.findall("w:tr", NS)) - overlap]]
     assert labels == [f"登记事项第{i}号" for i in range(1, 1001)]
 
 
@@ -68,7 +83,7 @@ def test_chunks_keep_the_table_properties_and_grid(filled):
         assert [etree.tostring(table.find(tag, NS)) for tag in ("w:tblPr", "w:tblGrid")] == want
 
 
-def test_chunks_are_separated_by_a_hidden_one_twip_paragraph(filled):
+def test_chunks_are_separated_by_a_hidden_one_twip_paragraph_with_a_seam_bookmark(filled):
     docx, _ = chunk_long_tables(filled[1000], 100)
     children = list(body_of(docx))
     positions = [i for i, el in enumerate(children) if el.tag == f"{{{W}}}tbl"]
@@ -76,6 +91,7 @@ def test_chunks_are_separated_by_a_hidden_one_twip_paragraph(filled):
         assert b - a == 2, "tables must never touch: LibreOffice would merge them again"
         seam = children[a + 1]
         assert seam.tag == f"{{{W}}}p" and "".join(seam.itertext()) == ""
+        assert seam.find("w:bookmarkStart", NS).get(f"{{{W}}}name").startswith("_wenshu_seam_")
         assert seam.find("w:pPr/w:rPr/w:vanish", NS) is not None
         spacing = seam.find("w:pPr/w:spacing", NS)
         assert spacing.get(f"{{{W}}}line") == "1" and spacing.get(f"{{{W}}}lineRule") == "exact"

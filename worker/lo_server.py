@@ -22,7 +22,7 @@ conversion, once soffice has loaded its document, appends "<our pid> <soffice pi
 test creates ``hold``, reads ``entered`` to know a conversion is in progress (no guessing with
 sleeps or slow documents), does its damage, and removes ``hold`` to let it go.
 
-This file must only import the stdlib, ``uno`` and ``unoserver``.
+This file must only import the stdlib, ``uno``, ``unoserver`` and its sibling ``lo_seams``.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from pathlib import Path
 
 import uno
 from com.sun.star.beans import PropertyValue
+from lo_seams import mend_seams  # our sibling module (stdlib and uno only)
 from unoserver import converter
 
 CONNECT_POLL_SECONDS = 0.05
@@ -91,6 +92,8 @@ class HiddenLoadingDesktop:
     def loadComponentFromURL(self, url, frame, flags, props):  # noqa: N802 (UNO name)
         hidden = (PropertyValue(Name="Hidden", Value=True),)
         document = self._desktop.loadComponentFromURL(url, frame, flags, tuple(props) + hidden)
+        if document is not None:
+            mend_seams(document)  # a long table converted in chunks: each chunk starts a page (lo_seams.py)
         if self._after_load is not None:
             self._after_load()
         return document

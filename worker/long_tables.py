@@ -7,15 +7,15 @@ elements are merged back into one table on import.
 
 So before conversion, each top-level table with more than ``2 × chunk_rows`` body rows becomes chunks
 of ``chunk_rows`` rows. Every chunk is a copy of the table's properties and grid and starts with
-copies of the table's header rows (``w:tblHeader``), so a page that begins with a chunk still shows
-the header; inside a chunk LibreOffice repeats it as before. Chunks are separated by a *seam*: an
-empty paragraph of hidden text, 1 twip high, without spacing, so no gap shows between them.
+copies of the header rows (``w:tblHeader``); every chunk but the last also ends with copies of the
+next chunk's first ``chunk_rows // 2`` rows (the *overlap*). Between two chunks stands a *seam*: an
+empty paragraph of hidden text, 1 twip high, without spacing, whose bookmark names the overlap.
 
-The price, measured and documented (README "Big documents"): where a chunk begins in the middle of a
-page, its header copy shows there as an extra header row (once per ``chunk_rows`` rows). OOXML has no
-"repeat only at a page top" row, and LibreOffice's table split over UNO (``.uno:SplitTable``) leaves
-its API objects pointing at the wrong part, so the seams cannot be mended after import yet.
-Only the PDF (or other converted formats) sees chunks: the .docx a client downloads is as filled.
+The overlap is what makes the seams invisible: once LibreOffice has loaded the document, the UNO
+server (worker/lo_seams.py) finds, seam by seam, the shared row where a page really breaks, cuts the
+table before the seam there and drops the rows above it from the table after: every chunk then starts
+at the top of a page with its header, as one long table would have repeated it, and no row is shown
+twice. Only converted formats see chunks: the .docx a client downloads is as filled.
 """
 
 from __future__ import annotations
@@ -27,6 +27,11 @@ import zipfile
 from lxml import etree
 
 from core.settings import Settings
+
+SEAM_BOOKMARK = "_wenshu_seam_"
+"""Name prefix of the bookmark in each seam paragraph (worker/lo_seams.py finds seams by it)."""
+BOOKMARK_ID_BASE = 900000
+"""First ``w:id`` of our seam bookmarks: far above the ids Word or docxtpl give theirs."""
 
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 
@@ -46,8 +51,12 @@ def header_rows(tbl: etree._Element) -> list[etree._Element]:
     return rows
 
 
-def seam_paragraph() -> etree._Element:
-    """The paragraph between two chunks: hidden text, 1 twip high, no spacing."""
+def seam_paragraph(number: int, overlap: int) -> etree._Element:
+    """The paragraph between two chunks: hidden text, 1 twip high, no spacing, with a seam bookmark.
+
+    The bookmark ``_wenshu_seam_<number>_<overlap>`` tells the UNO server (worker/lo_seams.py) where
+    the seam is and how many rows the table before it shares with the table after it.
+    """
     p = etree.Element(_w("p"))
     ppr = etree.SubElement(p, _w("pPr"))
     spacing = etree.SubElement(ppr, _w("spacing"))
@@ -56,25 +65,39 @@ def seam_paragraph() -> etree._Element:
     rpr = etree.SubElement(ppr, _w("rPr"))
     etree.SubElement(rpr, _w("vanish"))
     etree.SubElement(rpr, _w("sz")).set(_w("val"), "2")
+    start = etree.SubElement(p, _w("bookmarkStart"))
+    start.set(_w("id"), str(BOOKMARK_ID_BASE + number))
+    start.set(_w("name"), f"{SEAM_BOOKMARK}{number}_{overlap}")
+    etree.SubElement(p, _w("bookmarkEnd")).set(_w("id"), str(BOOKMARK_ID_BASE + number))
     return p
 
 
-def split_table(tbl: etree._Element, chunk_rows: int) -> list[etree._Element]:
-    """``tbl`` as a list of elements (tables and seams) to put in its place; ``[tbl]`` if short."""
+def split_table(tbl: etree._Element, chunk_rows: int, first_seam: int = 0) -> list[etree._Element]:
+    """``tbl`` as a list of elements (tables and seams) to put in its place; ``[tbl]`` if short.
+
+    Every table but the last also ends with copies of the next chunk's first ``chunk_rows // 2``
+    rows (the overlap), from which the UNO server picks the row where a page really breaks.
+    """
     rows = list(tbl.iterchildren(_w("tr")))
     heads = header_rows(tbl)
     body = rows[len(heads):]
     if len(body) <= 2 * chunk_rows:
         return [tbl]
+    overlap = max(1, chunk_rows // 2)
     shell = etree.Element(tbl.tag, nsmap=tbl.nsmap)
     shell.extend(copy.deepcopy(child) for child in tbl if child.tag != _w("tr"))
-    pieces: list[etree._Element] = [tbl]
+    chunks = [tbl]
     for start in range(chunk_rows, len(body), chunk_rows):
         chunk = copy.deepcopy(shell)
         chunk.extend(copy.deepcopy(tr) for tr in heads)
         chunk.extend(body[start:start + chunk_rows])  # moves the rows out of ``tbl``
-        pieces += [seam_paragraph(), chunk]
-    return pieces
+        chunks.append(chunk)
+    pieces: list[etree._Element] = []
+    for n, (chunk, following) in enumerate(zip(chunks, chunks[1:], strict=False)):
+        shared = following.findall(_w("tr"))[len(heads):len(heads) + overlap]
+        chunk.extend(copy.deepcopy(tr) for tr in shared)
+        pieces += [chunk, seam_paragraph(first_seam + n, len(shared))]
+    return [*pieces, chunks[-1]]
 
 
 def split_document_xml(xml: bytes, chunk_rows: int) -> tuple[bytes, int]:
@@ -85,7 +108,7 @@ def split_document_xml(xml: bytes, chunk_rows: int) -> tuple[bytes, int]:
     if body is None:
         return xml, 0
     for tbl in list(body.iterchildren(_w("tbl"))):
-        pieces = split_table(tbl, chunk_rows)
+        pieces = split_table(tbl, chunk_rows, seams)
         if len(pieces) == 1:
             continue
         anchor = tbl
