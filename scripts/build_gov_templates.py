@@ -31,14 +31,13 @@ from pathlib import Path
 from docx import Document
 from docx.enum.section import WD_SECTION
 from docx.enum.style import WD_STYLE_TYPE
-from docx.enum.table import WD_CELL_VERTICAL_ALIGNMENT, WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_LINE_SPACING
-from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from docx_build import reproducible, run  # noqa: E402
+from gov_tables import TEXT_WIDTH_MM, el, keep_together, make_table, put, span_without_merge  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -47,7 +46,6 @@ BODY_FONT = "仿宋_GB2312"
 H1_FONT = "黑体"
 H2_FONT = "楷体_GB2312"
 TABLE_FONT = "宋体"
-TEXT_WIDTH_MM = 156  # A4 210 mm − 28 mm left − 26 mm right (GB/T 9704)
 
 COLUMNS = [
     "natural_person", "commercial", "research", "social_welfare", "legal_services", "other_org", "total"]
@@ -77,20 +75,12 @@ REVIEW_RESULTS = [("upheld", "结果维持"), ("corrected", "结果纠正"), ("o
 
 
 # ---------------------------------------------------------------- styles -------------------------------
-def _el(tag: str, **attrs: str):
-    """A WordprocessingML element ``w:<tag>`` with ``w:``-attributes (``xml_space`` → ``xml:space``)."""
-    el = OxmlElement(f"w:{tag}")
-    for key, value in attrs.items():
-        el.set(qn(key.replace("_", ":", 1) if key.startswith("xml_") else f"w:{key}"), value)
-    return el
-
-
 def _set_fonts(rpr, name: str) -> None:
     """Put ``name`` in every rFonts slot (see module docstring: full-width quotes) and tag zh-CN."""
     for old in rpr.findall(qn("w:rFonts")) + rpr.findall(qn("w:lang")):
         rpr.remove(old)
-    rpr.insert(0, _el("rFonts", ascii=name, hAnsi=name, eastAsia=name, cs=name, hint="eastAsia"))
-    rpr.append(_el("lang", val="zh-CN", eastAsia="zh-CN", bidi="ar-SA"))
+    rpr.insert(0, el("rFonts", ascii=name, hAnsi=name, eastAsia=name, cs=name, hint="eastAsia"))
+    rpr.append(el("lang", val="zh-CN", eastAsia="zh-CN", bidi="ar-SA"))
 
 
 def _style(doc, name: str, font: str, size: float, *, base: str | None = "Normal", align=None,
@@ -100,15 +90,15 @@ def _style(doc, name: str, font: str, size: float, *, base: str | None = "Normal
     styles = doc.styles
     known = [s.name for s in styles]
     style = styles[name] if name in known else styles.add_style(name, WD_STYLE_TYPE.PARAGRAPH)
-    el = style.element
+    element = style.element
     for tag in ("w:pPr", "w:rPr"):  # drop the default template's colours, borders, theme fonts
-        for old in el.findall(qn(tag)):
-            el.remove(old)
+        for old in element.findall(qn(tag)):
+            element.remove(old)
     if base and name != base:
         style.base_style = styles[base]
     style.font.size = Pt(size)
     style.font.bold = False
-    _set_fonts(el.get_or_add_rPr(), font)
+    _set_fonts(element.get_or_add_rPr(), font)
     pf = style.paragraph_format
     pf.space_before, pf.space_after = Pt(before), Pt(after)
     if align is not None:
@@ -118,7 +108,7 @@ def _style(doc, name: str, font: str, size: float, *, base: str | None = "Normal
     else:
         pf.line_spacing_rule, pf.line_spacing = WD_LINE_SPACING.EXACTLY, Pt(line_pt)
     pf.keep_with_next = keep_next
-    ind = el.get_or_add_pPr().get_or_add_ind()
+    ind = element.get_or_add_pPr().get_or_add_ind()
     # Indent in character units (200 = 2 characters), as Chinese Word users set it.
     ind.set(qn("w:firstLineChars"), str(first_line_chars * 100))
     ind.set(qn("w:firstLine"), str(int(first_line_chars * size * 20)))
@@ -126,9 +116,9 @@ def _style(doc, name: str, font: str, size: float, *, base: str | None = "Normal
     # not draw it (the seed's 平台建设 paragraph lost one). Its DOCX import reads overflowPunct the
     # other way round (val=0 → punctuation-wrap="hanging", val=1 → "simple"), so val=1 keeps the
     # comma inside the line in LibreOffice; in Word val=1 is the default (may hang, and is drawn).
-    _insert_ppr(el.get_or_add_pPr(), _el("overflowPunct", val="1"))
+    _insert_ppr(element.get_or_add_pPr(), el("overflowPunct", val="1"))
     if outline is not None:
-        el.get_or_add_pPr().append(_el("outlineLvl", val=str(outline)))
+        element.get_or_add_pPr().append(el("outlineLvl", val=str(outline)))
     return style
 
 
@@ -158,7 +148,7 @@ def _define_styles(doc) -> None:
     # installed shows that font emboldened slightly; authors who have it may clear the bold.
     title.font.bold = True
     # One blank line after the title block, none between its lines (agency / report title).
-    _insert_ppr(title.element.get_or_add_pPr(), _el("contextualSpacing"))
+    _insert_ppr(title.element.get_or_add_pPr(), el("contextualSpacing"))
     _style(doc, "Heading 1", H1_FONT, 16, align=left, first_line_chars=2, line_pt=28, keep_next=True,
            outline=0)
     _style(doc, "Heading 2", H2_FONT, 16, align=left, first_line_chars=2, line_pt=28, keep_next=True,
@@ -186,58 +176,16 @@ def _page_setup(doc) -> None:
     footer.style = doc.styles["Footer"]
     # GB/T 9704 page number: "— 1 —" (an em dash each side of the PAGE field).
     footer.add_run("— ")
-    instr = _el("instrText", xml_space="preserve")
+    instr = el("instrText", xml_space="preserve")
     instr.text = " PAGE "
-    for part in (_el("fldChar", fldCharType="begin"), instr, _el("fldChar", fldCharType="separate")):
+    for part in (el("fldChar", fldCharType="begin"), instr, el("fldChar", fldCharType="separate")):
         footer.add_run()._r.append(part)
     footer.add_run("1")  # the field's cached result
-    footer.add_run()._r.append(_el("fldChar", fldCharType="end"))
+    footer.add_run()._r.append(el("fldChar", fldCharType="end"))
     footer.add_run(" —")
 
 
 # ---------------------------------------------------------------- tables -------------------------------
-def _table(doc, widths_mm: list[float], rows: int, header_rows: int = 0):
-    """A fixed-layout, full-grid table whose columns add up to the text width."""
-    assert abs(sum(widths_mm) - TEXT_WIDTH_MM) < 0.01, sum(widths_mm)
-    table = doc.add_table(rows=rows, cols=len(widths_mm))
-    table.style = doc.styles["Table Grid"]
-    table.alignment = WD_TABLE_ALIGNMENT.CENTER
-    table.autofit = False
-    tblpr = table._tbl.tblPr
-    tblpr.append(_el("tblLayout", type="fixed"))
-    margins = _el("tblCellMar")  # 1 mm side margins: two 10.5 pt CJK characters fit a 10 mm column
-    for side, twips in (("top", 0), ("left", 57), ("bottom", 0), ("right", 57)):
-        margins.append(_el(side, w=str(twips), type="dxa"))
-    tblpr.append(margins)
-    for col, width in zip(table.columns, widths_mm, strict=True):
-        col.width = Mm(width)
-    for r, row in enumerate(table.rows):
-        row.height = Mm(6)  # at least: one 10.5 pt line plus air; taller when a label wraps
-        trpr = row._tr.get_or_add_trPr()
-        trpr.append(_el("cantSplit"))
-        if r < header_rows:
-            trpr.append(_el("tblHeader"))  # repeated on every page the table runs onto
-        for cell, width in zip(row.cells, widths_mm, strict=True):
-            cell.width = Mm(width)
-            cell.vertical_alignment = WD_CELL_VERTICAL_ALIGNMENT.CENTER
-            cell.paragraphs[0].style = doc.styles["Table Text"]
-    return table
-
-
-def _put(table, r: int, c: int, text: str, *, to: tuple[int, int] | None = None, label: bool = False):
-    """Write ``text`` into cell (r, c), merging it down/right to cell ``to`` first."""
-    cell = table.cell(r, c)
-    if to is not None and to != (r, c):
-        cell = cell.merge(table.cell(*to))
-        for extra in cell.paragraphs[1:]:  # merge() keeps every cell's empty paragraph
-            extra._p.getparent().remove(extra._p)
-    paragraph = cell.paragraphs[0]
-    paragraph.text = text
-    if label:
-        paragraph.style = table.part.document.styles["Table Label"]
-    return cell
-
-
 def _add_note(cell, tag: str) -> None:
     """Optional second line of a row label, e.g. 规章 / （市政府令） (``label_note`` in the data)."""
     doc_styles = cell.part.document.styles
@@ -292,19 +240,19 @@ def _proactive_table(doc, rows: list[tuple], widths: list[float]) -> None:
 
 
 def _proactive_block(doc, rows: list[tuple], widths: list[float]) -> None:
-    table = _table(doc, widths, len(rows))
+    table = make_table(doc, widths, len(rows))
     last = len(widths) - 1
     for r, row in enumerate(rows):
         if row[0] == "item":
-            _put(table, r, 0, row[1], to=(r, last))
+            put(table, r, 0, row[1], to=(r, last))
             continue
         texts = row[1] if row[0] == "head" else [row[1]] + [
             f"{{{{ proactive.{row[2]}.{field} }}}}" for field in row[3]]
         for c, text in enumerate(texts):
-            _put(table, r, c, text, to=(r, last) if c == len(texts) - 1 else None)
+            put(table, r, c, text, to=(r, last) if c == len(texts) - 1 else None)
         if row[0] == "data" and row[2] in ("regulations", "normative_documents"):
             _add_note(table.cell(r, 0), f"proactive.{row[2]}.label_note")
-    _keep_together(table)
+    keep_together(table)
 
 
 def _cells(path: str) -> list[str]:
@@ -329,95 +277,56 @@ def _applications_table(doc, variant: str) -> None:
     ]
     result_rows = sum(1 if isinstance(g[1], str) else len(g[1]) for g in groups)
     n = 3 + 2 + result_rows + 1
-    table = _table(doc, [9.5, 20, 56.5] + [10] * 7, n, header_rows=3)
-    _put(table, 0, 0, "（本列数据的勾稽关系为：第一项加第二项之和，等于第三项加第四项之和）", to=(2, 2))
-    _put(table, 0, 3, "申请人情况", to=(0, 9))
-    _put(table, 1, 3, "自然人", to=(2, 3))
-    _put(table, 1, 4, "法人或其他组织", to=(1, 8))
-    _put(table, 1, 9, "总计", to=(2, 9))
+    table = make_table(doc, [9.5, 20, 56.5] + [10] * 7, n, header_rows=3)
+    put(table, 0, 0, "（本列数据的勾稽关系为：第一项加第二项之和，等于第三项加第四项之和）", to=(2, 2))
+    put(table, 0, 3, "申请人情况", to=(0, 9))
+    put(table, 1, 3, "自然人", to=(2, 3))
+    put(table, 1, 4, "法人或其他组织", to=(1, 8))
+    put(table, 1, 9, "总计", to=(2, 9))
     for i, text in enumerate(ORG_HEADERS):
-        _put(table, 2, 4 + i, text)
+        put(table, 2, 4 + i, text)
 
     def values(r: int, path: str) -> None:
         for c, text in enumerate(_cells(path)):
-            _put(table, r, 3 + c, text)
+            put(table, r, 3 + c, text)
 
-    _put(table, 3, 0, "一、本年新收政府信息公开申请数量", to=(3, 2), label=True)
+    put(table, 3, 0, "一、本年新收政府信息公开申请数量", to=(3, 2), label=True)
     values(3, "new_requests")
-    _put(table, 4, 0, "二、上年结转政府信息公开申请数量", to=(4, 2), label=True)
+    put(table, 4, 0, "二、上年结转政府信息公开申请数量", to=(4, 2), label=True)
     values(4, "carried_over")
     r = 5
-    _span_without_merge(table, r, r + result_rows - 1, 0, "三、本年度办理结果", per_line=2)
+    span_without_merge(table, r, r + result_rows - 1, 0, "三、本年度办理结果", per_line=2)
     for heading, rows in groups:
         if isinstance(rows, str):
-            _put(table, r, 1, heading, to=(r, 2), label=True)
+            put(table, r, 1, heading, to=(r, 2), label=True)
             values(r, rows)
             r += 1
             continue
-        _span_without_merge(table, r, r + len(rows) - 1, 1, heading)
+        span_without_merge(table, r, r + len(rows) - 1, 1, heading)
         for path, text in rows:
-            _put(table, r, 2, text, label=True)
+            put(table, r, 2, text, label=True)
             values(r, path)
             r += 1
-    _put(table, r, 0, "四、结转下年度继续办理", to=(r, 2), label=True)
+    put(table, r, 0, "四、结转下年度继续办理", to=(r, 2), label=True)
     values(r, "carried_forward")
-    _keep_together(table, rows=5)
-
-
-def _span_without_merge(table, first: int, last: int, col: int, text: str, per_line: int = 0) -> None:
-    """Look of a cell merged down rows ``first``..``last`` without merging them.
-
-    LibreOffice 25.2 draws a vertically merged cell that a page break cuts with its borders running
-    to the foot of the next page, through the sections below (measured: the 2021 short report). So
-    the label column of 三's result rows is not merged: the inner horizontal borders are removed and
-    the label is written in the first row (that row grows when the label wraps; it then reads as
-    one text, before the rows it heads), or ``per_line`` characters a row, for the long narrow column
-    whose label would otherwise make one row five lines tall.
-    """
-    pieces = [text[i:i + per_line] for i in range(0, len(text), per_line)] if per_line else [text]
-    rows = last - first + 1
-    if len(pieces) > rows:
-        pieces = pieces[:rows - 1] + ["".join(pieces[rows - 1:])]
-    start = first
-    for r in range(first, last + 1):
-        cell = table.cell(r, col)
-        borders = _el("tcBorders")
-        if r > first:
-            borders.append(_el("top", val="nil"))
-        if r < last:
-            borders.append(_el("bottom", val="nil"))
-        tcpr = cell._tc.get_or_add_tcPr()
-        tcpr.insert_element_before(borders, "w:shd", "w:noWrap", "w:tcMar", "w:textDirection", "w:tcFitText",
-                                   "w:vAlign", "w:hideMark")
-        if start <= r < start + len(pieces):
-            cell.paragraphs[0].text = pieces[r - start]
-
-
-def _keep_together(table, rows: int | None = None) -> None:
-    """Keep-with-next on every row but the last (or on the first ``rows``): the table moves whole to
-    the next page when it fits on one (Word and LibreOffice 25 both honour this); a longer one still
-    splits, and its header rows repeat."""
-    for row in table.rows[:-1] if rows is None else table.rows[:rows]:
-        for cell in row.cells:
-            for p in cell.paragraphs:
-                p.paragraph_format.keep_with_next = True
+    keep_together(table, rows=5)
 
 
 def _reviews_table(doc) -> None:
     """Section 四: 行政复议 (5 columns) and 行政诉讼 (2 × 5 columns)."""
-    table = _table(doc, [10.4] * 14 + [10.4 + TEXT_WIDTH_MM - 10.4 * 15], 4, header_rows=3)
-    _put(table, 0, 0, "行政复议", to=(0, 4))
-    _put(table, 0, 5, "行政诉讼", to=(0, 14))
+    table = make_table(doc, [10.4] * 14 + [10.4 + TEXT_WIDTH_MM - 10.4 * 15], 4, header_rows=3)
+    put(table, 0, 0, "行政复议", to=(0, 4))
+    put(table, 0, 5, "行政诉讼", to=(0, 14))
     for i, (_key, text) in enumerate(REVIEW_RESULTS):
-        _put(table, 1, i, text, to=(2, i))
-        _put(table, 2, 5 + i, text)
-        _put(table, 2, 10 + i, text)
-    _put(table, 1, 5, "未经复议直接起诉", to=(1, 9))
-    _put(table, 1, 10, "复议后起诉", to=(1, 14))
+        put(table, 1, i, text, to=(2, i))
+        put(table, 2, 5 + i, text)
+        put(table, 2, 10 + i, text)
+    put(table, 1, 5, "未经复议直接起诉", to=(1, 9))
+    put(table, 1, 10, "复议后起诉", to=(1, 14))
     for g, group in enumerate(("review", "litigation_direct", "litigation_after_review")):
         for i, (key, _text) in enumerate(REVIEW_RESULTS):
-            _put(table, 3, 5 * g + i, f"{{{{ reviews_litigation.{group}.{key} }}}}")
-    _keep_together(table)
+            put(table, 3, 5 * g + i, f"{{{{ reviews_litigation.{group}.{key} }}}}")
+    keep_together(table)
 
 
 # ---------------------------------------------------------------- body ---------------------------------
