@@ -17,6 +17,7 @@ import threading
 from flask import Blueprint, jsonify, request
 
 from core.errors import BadRequest, InvalidData, NotFound, PayloadTooLarge, RuleViolation, ServiceUnavailable
+from core.report_import import check_kind
 from core.report_import.forms import IMPORTABLE
 from core.report_import.isolated import import_isolated
 
@@ -37,6 +38,7 @@ def import_report(name: str):
                        errors=[{"path": "name", "message": "no importer"}])
     tv = st.registry.resolve(name)
     content = _uploaded_report(st.settings.import_max_bytes)
+    check_kind(content)  # anything but a PDF or a zip is refused here, without starting a parser
     if not _RUNNING.acquire(blocking=False):
         raise ServiceUnavailable("other imports are being read; try again in a few seconds")
     try:

@@ -14,7 +14,7 @@ from core.errors import UnreadableReport
 
 from .forms import FORMS, IMPORTABLE
 
-__all__ = ["FORMS", "IMPORTABLE", "import_report"]
+__all__ = ["FORMS", "IMPORTABLE", "check_kind", "import_report"]
 
 
 def import_report(content: bytes, variant: str, *, max_pages: int) -> dict[str, Any]:
@@ -25,16 +25,25 @@ def import_report(content: bytes, variant: str, *, max_pages: int) -> dict[str, 
     """
     from .assemble import assemble  # heavy readers load only in the process that parses
 
+    check_kind(content)
     if content.startswith(b"%PDF"):
         from .pdf_reader import read_pdf
 
         blocks = read_pdf(content, max_pages)
-    elif content.startswith(b"PK"):
+    else:
         from .docx_reader import read_docx
 
         blocks = read_docx(content)
-    else:
-        raise UnreadableReport("send the report as a PDF or a .docx",
-                               errors=[{"path": "file", "message": "neither %PDF nor a zip (.docx) header"}])
     data, unread = assemble(blocks, FORMS[variant])
     return {"data": data, "unread": unread}
+
+
+def check_kind(content: bytes) -> None:
+    """Refuse, before any parser runs, a file that is neither a PDF nor a zip (.docx) by its first bytes.
+
+    Raises:
+        UnreadableReport: naming what the file starts with.
+    """
+    if not content.startswith((b"%PDF", b"PK")):
+        raise UnreadableReport("send the report as a PDF or a .docx",
+                               errors=[{"path": "file", "message": "neither %PDF nor a zip (.docx) header"}])
