@@ -128,3 +128,20 @@ def test_conversion_timeout_grows_with_the_document_up_to_twice_the_base(filled)
     assert 100 < small < large < 200
     assert conversion_timeout(settings.with_(convert_timeout_per_mib=1000), filled[1000]) == 200
     assert conversion_timeout(settings, b"not a zip") == 100
+
+
+def test_a_templates_own_seam_named_bookmark_is_renamed_so_it_is_never_mended(filled):
+    docx = filled[150]
+    with zipfile.ZipFile(io.BytesIO(docx)) as z:
+        parts = {i.filename: z.read(i.filename) for i in z.infolist()}
+    fake = (b'<w:p><w:bookmarkStart w:id="7" w:name="_wenshu_seam_0_x"/><w:bookmarkEnd w:id="7"/></w:p>'
+            b"<w:tbl>")
+    parts["word/document.xml"] = parts["word/document.xml"].replace(b"<w:tbl>", fake, 1)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        for name, data in parts.items():
+            z.writestr(name, data)
+    for chunk_rows in (0, 100):
+        converted, seams = chunk_long_tables(out.getvalue(), chunk_rows)
+        assert seams == 0
+        assert seam_names(converted) == ["_wenshu_kept_0_x"]

@@ -30,6 +30,8 @@ from core.settings import Settings
 
 SEAM_BOOKMARK = "_wenshu_seam_"
 """Name prefix of the bookmark in each seam paragraph (worker/lo_seams.py finds seams by it)."""
+FOREIGN_SEAM_BOOKMARK = "_wenshu_kept_"
+"""What a template's own bookmark named like a seam is renamed to before conversion."""
 BOOKMARK_ID_BASE = 900000
 """First ``w:id`` of our seam bookmarks: far above the ids Word or docxtpl give theirs."""
 
@@ -124,21 +126,24 @@ def split_document_xml(xml: bytes, chunk_rows: int) -> tuple[bytes, int]:
 def chunk_long_tables(docx: bytes, chunk_rows: int) -> tuple[bytes, int]:
     """``docx`` with every long table chunked (see the module docstring); and the number of seams.
 
-    ``chunk_rows`` of 0 turns chunking off. A document without long tables comes back unchanged.
+    ``chunk_rows`` of 0 turns chunking off. A document without long tables comes back unchanged, but
+    for bookmarks of its own named like our seams: those are renamed, so that only seams we made are
+    ever mended (a template must not be able to make the UNO server cut rows out of its tables).
     """
-    if chunk_rows <= 0:
-        return docx, 0
     with zipfile.ZipFile(io.BytesIO(docx)) as src:
         xml = src.read("word/document.xml")
-        if xml.count(b"<w:tr") <= 2 * chunk_rows:
-            return docx, 0
-        new_xml, seams = split_document_xml(xml, chunk_rows)
-        if not seams:
+        foreign = SEAM_BOOKMARK.encode() in xml
+        if foreign:
+            xml = xml.replace(SEAM_BOOKMARK.encode(), FOREIGN_SEAM_BOOKMARK.encode())
+        seams = 0
+        if chunk_rows > 0 and xml.count(b"<w:tr") > 2 * chunk_rows:
+            xml, seams = split_document_xml(xml, chunk_rows)
+        if not seams and not foreign:
             return docx, 0
         out = io.BytesIO()
         with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
             for info in src.infolist():
-                data = new_xml if info.filename == "word/document.xml" else src.read(info.filename)
+                data = xml if info.filename == "word/document.xml" else src.read(info.filename)
                 dst.writestr(info, data)
     return out.getvalue(), seams
 
