@@ -19,6 +19,7 @@ from rq import Callback, Queue, Retry
 
 from core.batch_doc import BatchDocument, BatchPlan, BatchStore, batch_queue_name
 from core.errors import Gone, NotFound, QueueFull, UnsupportedMediaType
+from core.finish_options import check_signing_available
 from core.payload import JobDocument, RenderPayload, TemplateRef
 from core.stores import now_iso
 from core.webhooks import check_callback_url
@@ -62,6 +63,7 @@ def create_batch():
                                    errors=[{"path": "Content-Type", "message": f"got {request.mimetype or 'none'}"}])
     body = check_batch_shape(parse_json(request.get_data(), "the request body", st.settings.json_max_depth),
                              st.settings.max_batch_records)
+    check_signing_available(body.get("options"), st.settings.sign_p12)
     tv = st.registry.resolve(body["template"], body.get("template_version"))
     warnings = check_records(body, tv, st.settings.rule_timeout)
     if body.get("callback_url"):

@@ -188,6 +188,7 @@ def test_records_are_checked_before_anything_is_queued(api, invoice, batch_setti
     ({"records": [{"data": {}, "extra": 1}]}, "/records/0/extra"),
     ({"outline_title": ""}, "/outline_title"),
     ({"callback_url": "file:///etc/passwd"}, "/callback_url"),
+    ({"options": {"pdf": {"sign": {"reason": "x"}}}}, "/options/pdf/sign"),   # no certificate configured
 ])
 def test_a_malformed_batch_is_refused_with_a_pointer(api, invoice, change, where):
     body = {"template": "invoice", "records": invoices(invoice, 1)} | change
