@@ -326,7 +326,7 @@ class Supervisor:
         except TimeoutError as exc:
             self.restart(TIMEOUT, f"a conversion exceeded {timeout:g} s")
             raise ConversionTimeout(
-                f"LibreOffice did not finish converting to {fmt} within {timeout:g} s "
+                f"LibreOffice did not finish converting to {fmt} within {_seconds(timeout)} s "
                 "(WENSHU_CONVERT_TIMEOUT); the instance was restarted") from exc
         except ConversionRefused as refused:
             # A killed soffice.bin reaches us as a refusal (the UNO bridge is disposed) before our
@@ -372,3 +372,8 @@ class RemoteConverter:
 
     def stop(self) -> None:
         """Nothing to stop: the instance is not ours."""
+
+
+def _seconds(value: float) -> str:
+    """A timeout as people read it: whole seconds from 10 s up (a size-scaled one is 10.0129 s), else one decimal."""
+    return f"{value:.0f}" if value >= 10 else f"{round(value, 1):g}"
