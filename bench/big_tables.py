@@ -9,7 +9,8 @@ Prints, per size: fill (render_docx), conversion, end to end (fill + check + con
 RSS of the worker process and of soffice.bin; then the 4 000 ÷ 2 000 ratios.
 
 Usage: ``.venv/bin/python bench/big_tables.py [--sizes 2000,4000,10000,20000] [--chunk-rows N]``
-(``--chunk-rows 0`` converts the table as one, as before issue #12; ``--timeout`` lifts the
+(``--chunk-rows 0`` converts the table as one, as before issue #12; ``--chunk-rows 100`` chunks every
+size, whatever ``WENSHU_LONG_TABLE_MIN_ROWS`` says; ``--timeout`` lifts the
 conversion limit so unchunked sizes can be measured at all).
 """
 
@@ -71,6 +72,7 @@ def measure_one(rows: int, chunk_rows: int | None, timeout: float | None) -> dic
     changes = {}
     if chunk_rows is not None:
         changes["long_table_chunk_rows"] = chunk_rows
+        changes["long_table_min_rows"] = 0   # an explicit chunk size chunks every size measured
     if timeout is not None:
         changes["convert_timeout"] = timeout
     settings = Settings.from_env().with_(**changes)

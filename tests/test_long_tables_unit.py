@@ -42,6 +42,11 @@ def test_zero_chunk_rows_turns_chunking_off(filled):
     assert chunk_long_tables(filled[1000], 0) == (filled[1000], 0)
 
 
+def test_a_table_under_the_minimum_rows_is_converted_whole(filled):
+    assert chunk_long_tables(filled[1000], 100, min_rows=1010) == (filled[1000], 0)   # 1 000 rows + header
+    assert chunk_long_tables(filled[1000], 100, min_rows=999)[1] > 0
+
+
 def test_long_table_becomes_chunks_each_starting_with_the_header(filled):
     docx, seams = chunk_long_tables(filled[1000], 100)
     tables = body_of(docx).findall("w:tbl", NS)

@@ -102,14 +102,16 @@ def split_table(tbl: etree._Element, chunk_rows: int, first_seam: int = 0) -> li
     return [*pieces, chunks[-1]]
 
 
-def split_document_xml(xml: bytes, chunk_rows: int) -> tuple[bytes, int]:
-    """``word/document.xml`` with its long top-level tables chunked; and how many seams were made."""
+def split_document_xml(xml: bytes, chunk_rows: int, min_rows: int = 0) -> tuple[bytes, int]:
+    """``word/document.xml`` with its top-level tables of over ``min_rows`` rows chunked; and how many seams."""
     root = etree.fromstring(xml, parser=etree.XMLParser(huge_tree=True, resolve_entities=False))
     body = root.find(_w("body"))
     seams = 0
     if body is None:
         return xml, 0
     for tbl in list(body.iterchildren(_w("tbl"))):
+        if len(tbl.findall(_w("tr"))) <= min_rows:
+            continue
         pieces = split_table(tbl, chunk_rows, seams)
         if len(pieces) == 1:
             continue
@@ -123,12 +125,14 @@ def split_document_xml(xml: bytes, chunk_rows: int) -> tuple[bytes, int]:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True), seams
 
 
-def chunk_long_tables(docx: bytes, chunk_rows: int) -> tuple[bytes, int]:
-    """``docx`` with every long table chunked (see the module docstring); and the number of seams.
+def chunk_long_tables(docx: bytes, chunk_rows: int, min_rows: int = 0) -> tuple[bytes, int]:
+    """``docx`` with every table of over ``min_rows`` rows chunked (module docstring); and the number of seams.
 
-    ``chunk_rows`` of 0 turns chunking off. A document without long tables comes back unchanged, but
-    for bookmarks of its own named like our seams: those are renamed, so that only seams we made are
-    ever mended (a template must not be able to make the UNO server cut rows out of its tables).
+    ``chunk_rows`` of 0 turns chunking off. ``min_rows``: mending the seams costs more per row than
+    LibreOffice's quadratic layout of one table until a table is a few thousand rows long (rows are
+    counted with the header rows). A document without long tables comes back unchanged, but for
+    bookmarks of its own named like our seams: those are renamed, so that only seams we made are ever
+    mended (a template must not be able to make the UNO server cut rows out of its tables).
     """
     with zipfile.ZipFile(io.BytesIO(docx)) as src:
         xml = src.read("word/document.xml")
@@ -136,8 +140,8 @@ def chunk_long_tables(docx: bytes, chunk_rows: int) -> tuple[bytes, int]:
         if foreign:
             xml = xml.replace(SEAM_BOOKMARK.encode(), FOREIGN_SEAM_BOOKMARK.encode())
         seams = 0
-        if chunk_rows > 0 and xml.count(b"<w:tr") > 2 * chunk_rows:
-            xml, seams = split_document_xml(xml, chunk_rows)
+        if chunk_rows > 0 and xml.count(b"<w:tr") > max(2 * chunk_rows, min_rows):
+            xml, seams = split_document_xml(xml, chunk_rows, min_rows)
         if not seams and not foreign:
             return docx, 0
         out = io.BytesIO()

@@ -80,7 +80,8 @@ class Pipeline:
         # LibreOffice gets long tables in chunks (linear layout); the .docx a client gets stays as filled.
         convertible = docx
         if any(f != "docx" for f in formats):
-            convertible, _ = chunk_long_tables(docx, self.settings.long_table_chunk_rows)
+            convertible, _ = chunk_long_tables(docx, self.settings.long_table_chunk_rows,
+                                               self.settings.long_table_min_rows)
         for fmt in formats:
             if fmt == "docx":
                 out.files["docx"] = docx
