@@ -88,9 +88,10 @@ class Settings:
     long_table_chunk_rows: int = _setting(100, "Tables longer than twice this many rows are converted as chunks of "
                                           "this many (LibreOffice lays out one long table in quadratic time); 0: off.",
                                           minimum=0)
-    long_table_min_rows: int = _setting(4000, "Only tables of more rows than this are chunked: one table costs "
-                                        "quadratic time, chunks linear time with a higher constant (measured: "
-                                        "2 000 rows 28 s whole, 44 s chunked; equal near 4 000).", minimum=0)
+    long_table_min_rows: int = _setting(3000, "Only tables of more rows than this are chunked: one table costs "
+                                        "quadratic time, chunks close to linear time with a higher constant "
+                                        "(measured: 2 000 rows 28 s whole, 44 s chunked; 4 000 rows 152 s, "
+                                        "112 s; equal near 3 000).", minimum=0)
     render_timeout: float = _setting(5.0, "CPU seconds the docxtpl fill of one job may take (the 2 000-row "
                                            "report needs under 1).", minimum=0.1)
     lo_restart_after: int = _setting(200, "Conversions after which a LibreOffice instance is recycled.", minimum=1)

@@ -24,7 +24,7 @@ LABEL = re.compile(r"登记事项第(\d+)号")
 @pytest.fixture(scope="module")
 def big_pipeline():
     """A pipeline whose conversions may take long: a loaded 2-core machine must not fail these tests."""
-    # long_table_min_rows=0: chunk this 2 000-row table (by default only tables past 4 000 rows are).
+    # long_table_min_rows=0: chunk this 2 000-row table (by default only tables past 3 000 rows are).
     with Pipeline(Settings(env="test", convert_timeout=900, long_table_min_rows=0)) as pipeline:
         yield pipeline
 
