@@ -102,7 +102,9 @@ def containers_conf() -> str:
                 int(Path("/proc/sys/kernel/pid_max").read_text()))
     cap = lambda v, dflt: dflt if v == resource.RLIM_INFINITY else min(v, dflt)  # noqa: E731
     return (f'[containers]\ndefault_ulimits = ["nofile={cap(nofile, 65536)}:{cap(nofile, 65536)}", '
-            f'"nproc={cap(nproc, 32768)}:{cap(nproc, 32768)}"]\n[engine]\nruntime = "runc"\n')
+            f'"nproc={cap(nproc, 32768)}:{cap(nproc, 32768)}"]\n[engine]\nruntime = "runc"\n'
+            # netavark, not CNI: Debian's podman also ships a CNI config, which a reset store may pick up.
+            '[network]\nnetwork_backend = "netavark"\n')
 
 
 def debian_mirror() -> str:
