@@ -22,6 +22,7 @@ the test suite turns 3 into a skip with the printed reason.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -258,6 +259,7 @@ def run_checks(stack: Stack) -> dict:
         status, ctype, body = stack.request("POST", "/v1/renders?wait=60&download=pdf", invoice_request())
     assert status == 200 and body.startswith(b"%PDF"), f"render answered {status} {ctype}: {body[:300]!r}"
     results["invoice_pdf_bytes"] = len(body)
+    results["fs_store"] = fs_store_download(stack)
     status, _, _ = stack.request("POST", "/v1/renders", invoice_request() | {"template": "no-such"})
     assert status in (404, 422), f"unknown template answered {status}"
     for service in ("api", "worker"):
@@ -270,6 +272,24 @@ def run_checks(stack: Stack) -> dict:
     results["readyz_after_scale"] = ready
     results["sigterm_mid_job"] = sigterm_mid_job(stack)
     return results
+
+
+def fs_store_download(stack: Stack) -> str:
+    """A render's file downloads through the compose default, the fs store on the shared ``results``
+    volume: the worker wrote it there (seen from the API's container), and Redis holds no file bytes."""
+    status, _, body = stack.request("POST", "/v1/renders?wait=60", invoice_request() | {"cache": False})
+    doc = json.loads(body)
+    assert status == 200 and doc["status"] == "finished", f"render answered {status}: {body[:300]!r}"
+    status, _, data = stack.request("GET", doc["files"][0]["url"])
+    assert status == 200 and hashlib.sha256(data).hexdigest() == doc["files"][0]["sha256"], \
+        f"download answered {status}: {data[:300]!r}"
+    api = stack.containers("api")[0]
+    listed = sh("podman", "exec", api, "ls", f"/var/lib/wenshu/results/{doc['id']}", check=False)
+    assert listed.returncode == 0 and listed.stdout.split(), f"no file on the results volume: {listed.stderr!r}"
+    redis = stack.containers("redis")[0]
+    keys = sh("podman", "exec", redis, "redis-cli", "--scan", "--pattern", "*:file:*").stdout.split()
+    assert not keys, f"file bytes in Redis: {keys[:5]}"
+    return f"{len(data)} bytes from the results volume, none in Redis"
 
 
 def sigterm_mid_job(stack: Stack) -> str:

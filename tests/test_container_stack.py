@@ -13,6 +13,7 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 from redis import Redis
 from rq import Queue, Worker
 
@@ -29,9 +30,23 @@ def test_image_builds_and_compose_stack_renders_scales_and_stops_cleanly():
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     print(json.dumps(report, ensure_ascii=False))   # timings and image size, in the test log
     assert report["invoice_pdf_bytes"] > 10_000
+    assert "from the results volume, none in Redis" in report["fs_store"]
     assert report["readyz_after_scale"]["workers"] >= 3
     assert "finished" in report["sigterm_mid_job"]
     assert report["timings_s"]["left_behind_by_down"] == 0
+
+
+def test_compose_api_and_every_worker_share_one_results_volume_at_the_same_path():
+    """The fs store works across containers only if the worker writes where the API reads."""
+    compose = yaml.safe_load((PROJECT_ROOT / "docker/compose.yaml").read_text())
+    services, env = compose["services"], compose["x-wenshu-env"]
+    assert env["WENSHU_RESULT_STORE"] == "${WENSHU_RESULT_STORE:-fs}"
+    mount = f"results:{env['WENSHU_RESULT_DIR']}"
+    assert mount in services["api"]["volumes"] and mount in services["worker"]["volumes"]
+    assert "results" in compose["volumes"]
+    # the image makes that directory for its non-root user, so a fresh volume starts out writable
+    assert f"install -d -o 10001 -g 10001 -m 0750 {env['WENSHU_RESULT_DIR']}" in \
+        (PROJECT_ROOT / "docker/Dockerfile").read_text()
 
 
 def test_worker_healthcheck_finds_its_container_workers_by_name_prefix_not_hostname(redis_url, tmp_path):
