@@ -24,10 +24,9 @@ from core.payload import JobDocument, RenderPayload, TemplateRef
 from core.stores import now_iso
 from core.webhooks import check_callback_url
 
-from . import idempotency
+from . import downloads, idempotency
 from .batch_request import check_batch_shape, check_records, outline_titles
 from .quota import JobQuota, client_id
-from .renders import JOB_ID, _basename, _send_file
 from .state import ServiceState, state
 from .validation import parse_json
 
@@ -46,7 +45,7 @@ def _record_names(body: dict, base: str) -> list[str]:
     seen, names = {base}, []
     for i, record in enumerate(body["records"]):
         numbered = f"{base}-{i + 1:0{width}d}"
-        name = _basename(record.get("filename"), numbered)
+        name = downloads.basename(record.get("filename"), numbered)
         name = numbered if name in seen else name
         while name in seen:  # a custom name took this number already
             name = f"{name}-{i + 1}"
@@ -87,7 +86,7 @@ def create_batch():
 
 def _enqueue(st: ServiceState, body: dict, name: str, version: str, warnings: list, owner: str, batch_id: str,
              queue: Queue) -> BatchDocument:
-    base = _basename(body.get("filename"), name)
+    base = downloads.basename(body.get("filename"), name)
     names = _record_names(body, base)
     ids = [uuid.uuid4().hex for _ in body["records"]]
     now, ref = now_iso(), TemplateRef(name, version)
@@ -118,7 +117,7 @@ def _respond(doc: BatchDocument, status: int) -> Response:
 
 
 def _batch(batch_id: str) -> BatchDocument:
-    doc = _store(state()).get(batch_id) if JOB_ID.match(batch_id) else None
+    doc = _store(state()).get(batch_id) if downloads.JOB_ID.match(batch_id) else None
     if doc is None:
         raise NotFound(f"no batch {batch_id!r} (batches are kept WENSHU_RESULT_TTL after their last change)",
                        errors=[{"path": "batch_id", "message": "unknown or expired batch"}])
@@ -139,8 +138,8 @@ def get_batch_file(batch_id: str, name: str):
                        errors=[{"path": "name", "message": "no such file"}])
     meta = match[0]
     if "record" not in meta:
-        return _send_file(batch_id, meta)
+        return downloads.send(batch_id, meta)
     plan = _store(state()).plan(batch_id)
     if plan is None:
         raise Gone(f"batch {batch_id} has expired", reason="expired")
-    return _send_file(plan.record_ids[meta["record"]], meta)
+    return downloads.send(plan.record_ids[meta["record"]], meta)

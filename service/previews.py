@@ -19,9 +19,9 @@ from PIL import Image
 
 from core.errors import Conflict, Gone, ServiceUnavailable, Unprocessable
 
+from . import downloads
 from .compare import blank_like, changed_regions, highlighted
 from .page_images import open_png, page_count, page_image, png_bytes
-from .renders import _job as job_document
 from .state import state
 
 bp = Blueprint("previews", __name__)
@@ -32,7 +32,7 @@ MAX_COMPARED_PAGES = 30
 
 def _pdf(job_id: str) -> bytes:
     """The PDF of finished render ``job_id``; 409 while it is not finished, 422 without a PDF."""
-    doc = job_document(job_id)
+    doc = downloads.job(job_id)
     if doc.status != "finished":
         raise Conflict(f"render {job_id} is {doc.status}: its pages can be drawn once it has finished",
                        errors=[{"path": "job_id", "message": f"status {doc.status}"}])
@@ -91,7 +91,7 @@ def _png(data: bytes) -> Response:
 @bp.get("/v1/renders/<job_id>/pages")
 def list_pages(job_id: str):
     pages = _Pages(job_id)
-    doc = job_document(job_id)
+    doc = downloads.job(job_id)
     return jsonify({"id": job_id, "count": pages.count, "warnings": doc.warnings,
                     "pages": [f"/v1/renders/{job_id}/pages/{n}.png" for n in range(1, pages.count + 1)]})
 

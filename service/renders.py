@@ -4,25 +4,22 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 import uuid
 from typing import Any
 
-from flask import Blueprint, Response, g, redirect, request, send_file, stream_with_context
+from flask import Blueprint, Response, g, request
 from rq import Retry
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
 
-from core.errors import BadRequest, Gone, NotFound, QueueFull, UnsupportedMediaType
+from core.errors import BadRequest, NotFound, QueueFull, UnsupportedMediaType
 from core.finish_options import check_signing_available
-from core.formats import MIME_TYPES
 from core.payload import CANCELLED, QUEUED, JobDocument, RenderPayload, TemplateRef
-from core.result_stores import content_disposition
 from core.stores import now_iso
 from core.webhooks import check_callback_url
 
-from . import idempotency, render_cache
+from . import downloads, idempotency, render_cache
 from .check_cache import check_template_once
 from .listing import index_render
 from .messages import localize_job
@@ -38,16 +35,6 @@ log = logging.getLogger("wenshu.api")
 
 WAIT_SLICE_SECONDS = 2.0
 """Longest single block on the job-ended signal; below the Redis socket timeout (5 s)."""
-UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
-JOB_ID = re.compile(r"^[0-9a-f]{32}$")
-
-
-def _basename(requested: str | None, template: str) -> str:
-    name = UNSAFE_NAME.sub("_", requested or template).strip(" ._") or "document"
-    for fmt in MIME_TYPES:  # "报告.pdf" means the base "报告"
-        if name.lower().endswith("." + fmt):
-            name = name[: -len(fmt) - 1]
-    return name[:120]
 
 
 def _read_request() -> tuple[dict[str, Any], bytes | None]:
@@ -106,8 +93,9 @@ def create_render():
     g.job_id = job_id   # on the API's log line of this request
     replay = idempotency.claim("render", owner, idempotency.fingerprint(body, adhoc), job_id, exists=_known)
     if replay:  # the same Idempotency-Key and body again: the job the first request made
-        return idempotency.mark_replayed(_respond(replay, _job(replay), query))
-    cache = render_cache.cache_key(owner, body, ref, _basename(body.get("filename"), ref.name))
+        return idempotency.mark_replayed(_respond(replay, downloads.job(replay), query))
+    base = downloads.basename(body.get("filename"), ref.name)
+    cache = render_cache.cache_key(owner, body, ref, base)
     cached = render_cache.reuse(cache, job_id, warnings, body.get("callback_url"))
     if cached is not None:
         index_render(owner, job_id)
@@ -126,7 +114,7 @@ def create_render():
     index_render(owner, job_id)
     render_cache.remember(cache, job_id)
     payload = RenderPayload(id=job_id, template=ref, data=body["data"], formats=tuple(body["formats"]),
-                            options=body.get("options") or {}, basename=_basename(body.get("filename"), ref.name),
+                            options=body.get("options") or {}, basename=base,
                             callback_url=body.get("callback_url"), owner=owner, request_id=g.get("request_id"))
     st.queue.enqueue("worker.jobs.render_job", payload.to_dict(), job_id=job_id, job_timeout=st.settings.job_timeout,
                      result_ttl=0, failure_ttl=st.settings.result_ttl, retry=Retry(max=1))
@@ -152,7 +140,7 @@ def _respond(job_id: str, doc: JobDocument, query: RenderQuery, created: bool = 
         if not match:
             raise BadRequest(f"this job produced no {download} file (formats: {doc.formats})",
                              errors=[{"path": "?download", "message": "format not rendered"}])
-        return _send_file(job_id, match[0])
+        return downloads.send(job_id, match[0])
     if download and doc.status == "failed" and doc.error:
         body = dict(doc.error, job=doc.to_dict())
         return Response(json.dumps(body, ensure_ascii=False), status=body.get("status", 500),
@@ -176,9 +164,9 @@ def _wait_if_a_slot_is_free(job_id: str, doc: JobDocument, seconds: float) -> tu
         return doc, False
     with held_waits().slot() as held:
         if held:
-            # Deleted or expired meanwhile: _job answers 410 rather than the stale document.
-            return _wait_for(job_id, seconds) or _job(job_id), False
-    return state().jobs.get(job_id) or _job(job_id), True
+            # Deleted or expired meanwhile: downloads.job answers 410 rather than the stale document.
+            return _wait_for(job_id, seconds) or downloads.job(job_id), False
+    return state().jobs.get(job_id) or downloads.job(job_id), True
 
 
 def _wait_for(job_id: str, seconds: float) -> JobDocument | None:
@@ -197,77 +185,26 @@ def _known(job_id: str) -> bool:
     return state().jobs.get(job_id) is not None or state().jobs.tombstone(job_id) is not None
 
 
-def _job(job_id: str) -> JobDocument:
-    """The job's document; 410 if it expired or was deleted (its tombstone says which), else 404."""
-    jobs = state().jobs
-    known = JOB_ID.match(job_id) is not None
-    doc = jobs.get(job_id) if known else None
-    if doc is not None:
-        return doc
-    tombstone = jobs.tombstone(job_id) if known else None
-    if tombstone is None:
-        raise NotFound(f"no render {job_id!r}", errors=[{"path": "job_id", "message": "unknown render"}])
-    raise _gone(job_id, tombstone)
-
-
-def _gone(job_id: str, tombstone: dict[str, Any]) -> Gone:
-    """The 410 for a job whose document is gone, saying why (expired, or deleted in which status)."""
-    if tombstone.get("reason") == "deleted":
-        how = " while queued: it was cancelled" if tombstone.get("status") == "cancelled" else ""
-        return Gone(f"render {job_id} was deleted at {tombstone.get('deleted_at')}{how}",
-                    reason="deleted", job_status=tombstone.get("status"))
-    return Gone(f"render {job_id} has expired: its document and files are kept "
-                f"WENSHU_RESULT_TTL={state().settings.result_ttl} s after its last change",
-                reason="expired")
-
-
 @bp.get("/v1/renders/<job_id>")
 def get_render(job_id: str):
-    doc = _job(job_id)
+    doc = downloads.job(job_id)
     return _respond(job_id, doc, check_render_query(request.args, doc.formats, download_needs_wait=False))
-
-
-def _send_file(job_id: str, meta: dict) -> Response:
-    """The file from the result store: from disk, streamed in chunks, or a redirect to a presigned
-    URL — never read whole into the API's memory (except from the Redis store, where it already is)."""
-    stored = state().results.open(job_id, meta["name"], link=True)
-    if stored is None:
-        raise Gone(f"{meta['name']} has expired: files are kept WENSHU_RESULT_TTL="
-                   f"{state().settings.result_ttl} s", reason="expired")
-    if stored.url is not None:
-        response = redirect(stored.url, code=302)
-        response.headers["Cache-Control"] = "no-store"  # the URL itself expires
-        return response
-    body = stored.path if stored.path is not None else stored.stream
-    if stored.stream is not None and not stored.stream.seekable():
-        body = stream_with_context(stored.chunks())
-        response = Response(body, mimetype=MIME_TYPES[meta["format"]], direct_passthrough=True)
-        response.content_length = stored.size
-        response.headers["Content-Disposition"] = content_disposition(meta["name"])
-        response.set_etag(meta["sha256"])
-        response.cache_control.max_age = 0
-        return response.make_conditional(request)
-    response = send_file(body, mimetype=MIME_TYPES[meta["format"]], as_attachment=True,
-                         download_name=meta["name"], etag=meta["sha256"], max_age=0)
-    # Werkzeug's plain filename= drops CJK ("-001.pdf"); ours keeps meaning ("document-001.pdf").
-    response.headers["Content-Disposition"] = content_disposition(meta["name"])
-    return response
 
 
 @bp.get("/v1/renders/<job_id>/files/<path:name>")
 def get_file(job_id: str, name: str):
-    doc = _job(job_id)
+    doc = downloads.job(job_id)
     match = [f for f in doc.files if f["name"] == name]
     if not match:
         raise NotFound(f"render {job_id} has no file {name!r}"
                        + ("" if doc.status == "finished" else f" (status: {doc.status})"))
-    return _send_file(job_id, match[0])
+    return downloads.send(job_id, match[0])
 
 
 @bp.delete("/v1/renders/<job_id>")
 def delete_render(job_id: str):
     st = state()
-    doc = _job(job_id)
+    doc = downloads.job(job_id)
     status = doc.status
     if status == QUEUED:
         # Final status first: ?wait= requests wake up, and a worker that dequeued it anyway skips it.
