@@ -15,9 +15,9 @@ import zipfile
 
 import pytest
 from pypdf import PdfReader
+from receiver import receiver_fixture
 from redis import Redis
 from rq import Queue
-from test_webhooks import Receiver
 
 from conftest import private_redis, start_workers, stop_process_tree
 from core.batch_doc import BatchDocument, BatchPlan, BatchStore, batch_queue_name
@@ -55,13 +55,7 @@ def api(batch_app):
     return with_key(batch_app, KEY)
 
 
-@pytest.fixture(scope="module")
-def receiver():
-    r = Receiver()
-    r.thread.start()
-    yield r
-    r.server.shutdown()
-    r.server.server_close()
+receiver = receiver_fixture(scope="module")
 
 
 @pytest.fixture(scope="module")

@@ -10,23 +10,15 @@ import threading
 import uuid
 
 import pytest
+from keyed_api import keyed_api
 
-from helpers import assert_problem, with_key
+from helpers import assert_problem
 
 pytestmark = pytest.mark.e2e
 
 KEY_A, KEY_B = "idem-key-a-0123456789", "idem-key-b-0123456789"
 
-
-@pytest.fixture(scope="module")
-def keyed_app(settings, workers):
-    from service.app import create_app
-
-    return create_app(settings.with_(api_keys=(KEY_A, KEY_B)))
-
-
-def as_key(app, key: str = KEY_A):
-    return with_key(app, key)
+keyed_app, as_key = keyed_api(KEY_A, KEY_B)
 
 
 @pytest.fixture(scope="module")

@@ -13,75 +13,19 @@ import hmac
 import io
 import json
 import queue
-import threading
 import uuid
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from docx import Document
+from receiver import receiver_fixture
 
 from conftest import start_workers, stop_process_tree
 
 pytestmark = pytest.mark.e2e
 
 SECRET = "s3cret"
-DELIVERY_WAIT_SECONDS = 90
-"""Seconds a test waits for a callback (render + convert + up to 2.5 s of retry backoff)."""
-
-
-class Receiver:
-    """A loopback HTTP endpoint that records every POST and answers from a script of statuses."""
-
-    def __init__(self) -> None:
-        self.received: queue.Queue[tuple[dict[str, str], bytes, int]] = queue.Queue()
-        self.script: list[int] = []
-        self.redirect_to = ""
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - http.server's naming
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                with receiver.lock:
-                    status = receiver.script.pop(0) if receiver.script else 200
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                headers[":method"] = self.command
-                receiver.received.put((headers, body, status))
-                self.send_response(status)
-                if 300 <= status < 400:
-                    self.send_header("Location", receiver.redirect_to)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            do_GET = do_POST  # noqa: N815 - a followed redirect arrives as GET
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def url(self, path: str = "/hook") -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
-
-    def answer(self, *statuses: int, redirect_to: str = "") -> None:
-        """Answer the next requests with these statuses (200 once they run out); 3xx go to ``redirect_to``."""
-        with self.lock:
-            self.script = list(statuses)
-            self.redirect_to = redirect_to
-
-    def next(self, timeout: float = DELIVERY_WAIT_SECONDS) -> tuple[dict[str, str], bytes, int]:
-        return self.received.get(timeout=timeout)
-
-
-@pytest.fixture()
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    r.thread.start()
-    yield r
-    r.server.shutdown()
-    r.server.server_close()
+receiver = receiver_fixture()
+second_receiver = receiver_fixture("second_receiver")
 
 
 @pytest.fixture(scope="module")
@@ -166,15 +110,6 @@ def test_callback_answering_500_is_retried_until_it_accepts(hook_client, receive
     # Accepted: no further attempt (the next backoff would have been 8 s).
     with pytest.raises(queue.Empty):
         receiver.next(timeout=10)
-
-
-@pytest.fixture()
-def second_receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    r.thread.start()
-    yield r
-    r.server.shutdown()
-    r.server.server_close()
 
 
 def test_callback_rejected_with_4xx_is_not_retried(hook_client, receiver):
