@@ -7,7 +7,9 @@ document order, table paragraphs included): each ``w:p`` is marked with its numb
 patched as docxtpl patches it, and a line then names the paragraphs it came from — more than one
 when docxtpl moved a ``{%tr``/``{%p`` tag out of a removed paragraph onto the line before.
 
-Only a failed or warned render pays for this.
+Only a failed or warned render pays for this, once per template: a map depends only on the
+template's bytes (and on docxtpl's patching and our Jinja parser, the same in every render), so a
+worker keeps it by the template's digest (worker/template_cache.py) for the next warned render.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from lxml import etree
 
 from core.undefined import Miss
 from core.variables import ITEMS, references
+
+from .template_cache import DigestCache, digest
 
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 _P, _T = f"{{{W}}}p", f"{{{W}}}t"
@@ -45,6 +49,8 @@ class PartMap:
             self.refs = references(parse(source))
         except Exception:  # noqa: BLE001 - the part rendered, so it parses; paths are a bonus
             self.refs = []
+        self.weight = 4 * sum(map(len, self.texts)) + 8 * len(self.starts) + 100 * len(self.refs)
+        """Roughly the bytes this map holds (what bounds the cache of maps)."""
 
     def span(self, line: int | None) -> range:
         """Paragraph numbers whose tags can be on ``line``: its own and removed ones after it."""
@@ -79,20 +85,30 @@ class PartMap:
         return name
 
 
+MAPS: DigestCache[PartMap | None] = DigestCache(max_entries=64, max_bytes=64 * 1024 * 1024,
+                                                size=lambda m: m.weight if m is not None else 0)
+"""Part maps by template digest and part name; 64 MiB of paragraph text at most."""
+
+
 def part_maps(template: bytes, patch: Callable[[str], str], parse: Callable[[str], Any]
               ) -> Callable[[str | None], PartMap | None]:
     """A lookup of :class:`PartMap` by part name (``word/document.xml``), built on first use."""
-    built: dict[str, PartMap | None] = {}
+    built: dict[str, PartMap | None] = {}  # this render's: the template is hashed once, on the first miss
+    key: list[bytes] = []
+
+    def build(part: str) -> PartMap | None:
+        try:
+            with zipfile.ZipFile(io.BytesIO(template)) as archive:
+                return PartMap(archive.read(part), patch, parse)
+        except (KeyError, zipfile.BadZipFile, etree.XMLSyntaxError):
+            return None
 
     def lookup(part: str | None) -> PartMap | None:
         if part is None:
             return None
         if part not in built:
-            try:
-                with zipfile.ZipFile(io.BytesIO(template)) as archive:
-                    built[part] = PartMap(archive.read(part), patch, parse)
-            except (KeyError, zipfile.BadZipFile, etree.XMLSyntaxError):
-                built[part] = None
+            key[:] = key or [digest(template)]
+            built[part] = MAPS.get_by_digest(key[0], part, lambda: build(part))
         return built[part]
 
     return lookup
