@@ -5,12 +5,15 @@ lint (unzip, parse every part, compile every tag) each time (issue #12). The ver
 on the bytes and on the checking code, so it is remembered in Redis under the SHA-256 of both:
 :data:`CHECK_VERSION` hashes the source of every module that decides it, so a deployment with other
 checks never trusts an old verdict. Only passes are remembered; a refused template is checked (and
-refused, with its errors) every time. Redis being unavailable only means checking again.
+refused, with its errors) every time. Redis being unavailable only means checking again. Each API
+process also keeps the last few thousand keys it saw pass, so a repeat costs no Redis round trip.
 """
 
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections import OrderedDict
 from pathlib import Path
 
 from redis import Redis
@@ -39,13 +42,38 @@ def check_template_once(redis: Redis, keys: Keys, docx: bytes, ttl: int) -> None
         TemplateRejected, TemplateError: as ``check_template`` (never from the cache).
     """
     key = keys.checked(check_digest(docx))
+    if _seen(key):  # this process saw them pass: not even a Redis round trip
+        return
     try:
         if redis.exists(key):
+            _remember(key)
             return
     except RedisError:
         pass
     check_template(docx)
+    _remember(key)
     try:
         redis.set(key, b"1", ex=ttl)
     except RedisError:
         pass
+
+
+_PASSED: OrderedDict[str, None] = OrderedDict()
+"""Keys of bytes this API process saw pass, most recent last (a verdict never changes for its key)."""
+PASSED_KEPT = 4096
+_LOCK = threading.Lock()  # waitress serves requests from several threads
+
+
+def _seen(key: str) -> bool:
+    with _LOCK:
+        if key not in _PASSED:
+            return False
+        _PASSED.move_to_end(key)
+        return True
+
+
+def _remember(key: str) -> None:
+    with _LOCK:
+        _PASSED[key] = None
+        while len(_PASSED) > PASSED_KEPT:
+            _PASSED.popitem(last=False)

@@ -86,3 +86,19 @@ def test_without_redis_the_template_is_still_checked(checks):
     with pytest.raises(TemplateError):
         check_cache.check_template_once(unreachable, Keys(), docx_with("{{ x "), ttl=60)
     assert len(checks) == 2
+
+
+def test_a_repeat_in_the_same_process_needs_no_redis_round_trip(store, checks, settings):
+    template = docx_with(f"本进程 {{{{ name }}}} {uuid.uuid4().hex}")
+    redis, keys = store
+    check_cache.check_template_once(redis, keys, template, ttl=60)
+    unreachable = Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)  # nothing listens there
+    check_cache.check_template_once(unreachable, keys, template, ttl=60)
+    assert checks == [template]  # without the process's memory, Redis being down meant checking again
+
+
+def test_the_process_memory_of_passes_is_bounded(store, checks, monkeypatch):
+    monkeypatch.setattr(check_cache, "PASSED_KEPT", 2)
+    for n in range(4):
+        check_cache.check_template_once(*store, docx_with(f"{{{{ v{n} }}}} {uuid.uuid4().hex}"), ttl=60)
+    assert len(check_cache._PASSED) <= 2  # noqa: SLF001

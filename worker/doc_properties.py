@@ -32,11 +32,8 @@ def core_part(package: Package) -> etree._Element:
     return etree.fromstring(package.parts[CORE])
 
 
-def set_properties(docx: bytes, metadata: tuple[tuple[str, str], ...]) -> bytes:
-    """``docx`` with ``metadata`` (name, text) as its core properties; unchanged without any."""
-    if not metadata:
-        return docx
-    package = Package(docx)
+def set_properties(package: Package, metadata: tuple[tuple[str, str], ...]) -> None:
+    """``metadata`` (name, text) as the core properties of ``package`` (saved by the caller)."""
     core = core_part(package)
     for name, text in metadata:
         ns, local = ELEMENTS[name]
@@ -47,4 +44,3 @@ def set_properties(docx: bytes, metadata: tuple[tuple[str, str], ...]) -> bytes:
         if name == "language" and STYLES in package.parts:  # what LibreOffice exports as the PDF's /Lang
             package.parts[STYLES] = default_language(package.parts[STYLES], text)
     package.parts[CORE] = etree.tostring(core, xml_declaration=True, encoding="UTF-8", standalone=True)
-    return package.save()

@@ -66,9 +66,8 @@ def header_types(sect_pr: etree._Element, even_and_odd: bool) -> list[str]:
     return kinds
 
 
-def add_watermark(docx: bytes, mark: CheckedWatermark) -> bytes:
-    """``docx`` with the watermark in every header every section shows."""
-    package = Package(docx)
+def add_watermark(package: Package, mark: CheckedWatermark) -> None:
+    """The watermark in every header every section of ``package`` shows (saved by the caller)."""
     settings = package.parts.get("word/settings.xml", b"")
     even_and_odd = b"evenAndOddHeaders" in settings
     inherited: dict[str, str] = {}
@@ -92,4 +91,3 @@ def add_watermark(docx: bytes, mark: CheckedWatermark) -> bytes:
             paragraph = etree.SubElement(header, q(W, "p"))
         paragraph.append(watermark_run(mark))
         package.parts[name] = etree.tostring(header, xml_declaration=True, encoding="UTF-8")
-    return package.save()
