@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
+import json
+import re
 import zipfile
+from pathlib import Path
 
 import pytest
 from docx import Document
@@ -11,6 +14,7 @@ from docxtpl import DocxTemplate
 from long_table_report import build_template, report_data
 
 from core.sandbox import make_environment
+from worker.fast_fill import _break_paragraphs, _join_paragraphs
 from worker.render import render_docx
 from worker.typed import to_context
 
@@ -51,6 +55,39 @@ def test_fill_gives_docxtpls_bytes(template, data):
     assert parts(render_docx(template, data)) == parts(docxtpl_bytes(template, data))
 
 
+CORPUS = Path(__file__).parent / "fixtures" / "peer-corpus"
+PEER_CASES = json.loads((CORPUS / "cases.json").read_text(encoding="utf-8"))["cases"]
+OUR_TEMPLATES = sorted((Path(__file__).parent.parent / "templates").iterdir())
+SEAL_Z_ORDER = re.compile(rb'relativeHeight="\d+"')
+"""A seal's stacking order comes from a process-wide counter (worker/seal.py): it differs between any two fills."""
+
+
+@pytest.mark.parametrize("case", PEER_CASES, ids=[c["name"] for c in PEER_CASES])
+def test_docxtpls_own_templates_fill_to_its_bytes(case):
+    """docxtpl's demo templates (tc loops, merges, cell colours, images, footnotes, headers…)."""
+    template = (CORPUS / "templates" / case["template"]).read_bytes()
+    assert parts(render_docx(template, case["data"])) == parts(docxtpl_bytes(template, case["data"]))
+
+
+@pytest.mark.parametrize("folder", OUR_TEMPLATES, ids=[f.name for f in OUR_TEMPLATES])
+def test_our_templates_fill_to_docxtpls_bytes(folder):
+    template = (folder / "template.docx").read_bytes()
+    data = json.loads((folder / "sample.json").read_text(encoding="utf-8"))
+    ours, theirs = parts(render_docx(template, data)), parts(docxtpl_bytes(template, data))
+    assert {k: SEAL_Z_ORDER.sub(b"", v) for k, v in ours.items()} == \
+        {k: SEAL_Z_ORDER.sub(b"", v) for k, v in theirs.items()}
+
+
 def test_column_loop_still_widens_the_grid():
     body = parts(render_docx(column_loop_template(), {"cols": ["甲", "乙", "丙", "丁"], "note": ""}))
     assert body["word/document.xml"].count(b"<w:gridCol ") == 5  # 名称 and the four looped cells
+
+
+@pytest.mark.parametrize("xml", [
+    '<w:p><w:pPr/></w:p><w:p w:rsidR="1">\n<w:p>\n\n<w:p x="1"/><w:pict/>\n<w:pPr>\n',
+    "<w:body><w:p>a</w:p>\n<w:p>\n<w:p>b</w:p></w:body>",
+], ids=["paragraph-like tags", "newlines before paragraphs"])
+def test_paragraph_lines_as_docxtpls_regexes(xml):
+    """The string replaces that stand in for docxtpl's per-paragraph regex substitutions."""
+    assert _break_paragraphs(xml) == re.sub(r"<w:p([ >])", r"\n<w:p\1", xml)
+    assert _join_paragraphs(xml) == re.sub(r"\n<w:p([ >])", r"<w:p\1", xml)

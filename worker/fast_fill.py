@@ -23,21 +23,16 @@ from __future__ import annotations
 import re
 
 from docx.oxml.ns import qn
-from docx.oxml.parser import element_class_lookup
+from jinja2 import Template
+from jinja2.exceptions import TemplateError
 from lxml import etree
 
+from .rendered_body import parse_in_document
+
+LISTING_CHARACTERS = "\t\a\n\f"
+"""What docxtpl's ``resolve_listing`` rewrites (tab, paragraph, line break, page break)."""
 LISTING_TEXT = re.compile(r"<w:t(?: [^>]*)?>[^<]*[\t\a\n\f]")
 """A ``<w:t>`` whose text holds a character docxtpl's ``resolve_listing`` rewrites."""
-BODY_MARK = "wenshu-rendered-body"
-BODY_START = re.compile(r"<w:body((?:\s[^>]*?)?)(/?>)")
-XMLNS = re.compile(r'\sxmlns:([\w.-]+)="([^"]*)"')
-
-
-def _parser() -> etree.XMLParser:
-    """docxtpl's parser for rendered XML (``recover=True``), building python-docx's element classes."""
-    parser = etree.XMLParser(recover=True, resolve_entities=False)
-    parser.set_element_class_lookup(element_class_lookup)
-    return parser
 
 
 def tables_need_fixing(root: etree._Element) -> bool:
@@ -53,40 +48,44 @@ def tables_need_fixing(root: etree._Element) -> bool:
     return False
 
 
-def _without_inherited_xmlns(xml: str, nsmap: dict) -> str:
-    """``xml`` (a serialized ``w:body``) without the declarations its document already makes.
+def _break_paragraphs(xml: str) -> str:
+    """docxtpl's ``re.sub(r"<w:p([ >])", r"\n<w:p\1", xml)``: a line of Jinja source per paragraph."""
+    return xml.replace("<w:p ", "\n<w:p ").replace("<w:p>", "\n<w:p>")
 
-    Serialized alone, the body repeats the document's ``xmlns:*``; kept inside the document they
-    would make our ``document.xml`` differ from docxtpl's byte for byte.
-    """
-    start = BODY_START.match(xml)
-    if start is None:
-        return xml
-    kept = [d for d in XMLNS.finditer(start.group(1)) if nsmap.get(d.group(1)) != d.group(2)]
-    rest = XMLNS.sub("", start.group(1)).strip()
-    attributes = " ".join([d.group(0).strip() for d in kept] + ([rest] if rest else []))
-    return f"<w:body{' ' + attributes if attributes else ''}{start.group(2)}" + xml[start.end():]
+
+def _join_paragraphs(xml: str) -> str:
+    """docxtpl's ``re.sub(r"\n<w:p([ >])", r"<w:p\1", xml)`` (a regex replacement per paragraph)."""
+    return xml.replace("\n<w:p ", "<w:p ").replace("\n<w:p>", "<w:p>")
 
 
 class LinearFill:
     """Mixed into our ``DocxTemplate`` subclass (worker/render.py) before docxtpl's class."""
 
+    def render_xml_part(self, src_xml, part, context, jinja_env=None):
+        """docxtpl's, with plain string replaces where it ran a regex substitution per paragraph."""
+        src_xml = _break_paragraphs(src_xml)
+        try:
+            self.current_rendering_part = part
+            template = jinja_env.from_string(src_xml) if jinja_env else Template(src_xml)
+            dst_xml = template.render(context)
+        except TemplateError as exc:
+            if getattr(exc, "lineno", None) is not None:  # docxtpl's excerpt of the failing lines
+                line_number = max(exc.lineno - 4, 0)
+                exc.docx_context = [re.sub(r"<[^>]+>", "", line)
+                                    for line in src_xml.splitlines()[line_number:line_number + 7]]
+            raise
+        dst_xml = _join_paragraphs(dst_xml)
+        dst_xml = dst_xml.replace("{_{", "{{").replace("}_}", "}}").replace("{_%", "{%").replace("%_}", "%}")
+        return self.resolve_listing(dst_xml)
+
     def resolve_listing(self, xml: str) -> str:
-        if not LISTING_TEXT.search(xml):
+        if not any(character in xml for character in LISTING_CHARACTERS) or not LISTING_TEXT.search(xml):
             return xml
         return super().resolve_listing(xml)
 
     def fix_tables(self, xml: str):
-        root = self.docx._element
-        body = root.body
-        mark = etree.Comment(BODY_MARK)
-        root.replace(body, mark)  # same tree: nothing is copied
-        try:
-            head, _, tail = etree.tostring(root, encoding="unicode").partition(f"<!--{BODY_MARK}-->")
-        finally:
-            root.replace(mark, body)
-        document = etree.fromstring(head + _without_inherited_xmlns(xml, root.nsmap) + tail, parser=_parser())
-        if document is None or document.tag != qn("w:document") or tables_need_fixing(document):
+        document = parse_in_document(self.docx._element, xml)
+        if document is None or tables_need_fixing(document):
             return super().fix_tables(xml)
         return document
 
