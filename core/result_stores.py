@@ -8,12 +8,15 @@ Files are addressed by job id + file name, whatever the store::
     store.exists(job_id, name)
     store.delete(job_id, names)          # DELETE of a render
     store.copy(from_job, to_job, name)   # the render cache: inside the store, never through the API
-    store.sweep(has_document)            # the worker pool: files of jobs whose document expired
+    store.sweep(has_document, full)      # the worker pool: files of jobs whose document expired
 
 Redis keeps a file as a string with the job's TTL (every byte of every PDF in Redis memory for
-WENSHU_RESULT_TTL: fine for a few hundred jobs a day). The directory and S3 stores keep nothing
-in Redis; their files are removed by :meth:`sweep` once the job's document has expired, while
-the job's tombstone (core.stores) keeps answering 410.
+WENSHU_RESULT_TTL: fine for a few hundred jobs a day). The directory and S3 stores keep no file
+bytes in Redis; their files are removed by :meth:`sweep` once the job's document has expired, while
+the job's tombstone (core.stores) keeps answering 410. Which jobs to look at comes from an expiry
+index in Redis (core.result_index: one sorted-set entry per file, noted before the file is written),
+so a sweep costs what expired, not what is stored; ``full=True`` also scans the whole
+directory or bucket prefix, the fallback for files the index does not know (the pool does it daily).
 
 No user text reaches a path or an object key: the job id must be a plain token and the file
 name is stored under its SHA-256 digest (so ``../x`` or a 300-byte Chinese name are harmless).
@@ -38,6 +41,7 @@ from redis import Redis
 from .download_names import attachment
 from .errors import ConfigError, WenshuError
 from .keys import Keys
+from .result_index import ExpiryIndex, sweep_store
 from .settings import Settings
 
 JOB_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -88,7 +92,7 @@ class ResultStore(Protocol):
     def exists(self, job_id: str, name: str) -> bool: ...
     def delete(self, job_id: str, names: Iterable[str]) -> None: ...
     def copy(self, from_job: str, to_job: str, name: str) -> bool: ...
-    def sweep(self, has_document: Callable[[list[str]], list[bool]]) -> int: ...
+    def sweep(self, has_document: Callable[[list[str]], list[bool]], full: bool = True) -> int: ...
     def size(self) -> int: ...
 
 
@@ -144,7 +148,7 @@ class RedisResultStore:
         copied, _ = pipe.execute()
         return bool(copied)
 
-    def sweep(self, has_document: Callable[[list[str]], list[bool]]) -> int:
+    def sweep(self, has_document: Callable[[list[str]], list[bool]], full: bool = True) -> int:
         return 0  # Redis expires the files itself
 
     def size(self) -> int:
@@ -164,8 +168,8 @@ class FsResultStore:
 
     kind = "fs"
 
-    def __init__(self, root: Path, grace: float = SWEEP_GRACE_SECONDS) -> None:
-        self.root, self.grace = Path(root), grace
+    def __init__(self, root: Path, grace: float = SWEEP_GRACE_SECONDS, index: ExpiryIndex | None = None) -> None:
+        self.root, self.grace, self.index = Path(root), grace, index
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -181,6 +185,7 @@ class FsResultStore:
 
     def put(self, job_id: str, name: str, data: bytes) -> None:
         folder = self._dir(job_id)
+        note(self.index, job_id, name)
         folder.mkdir(exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".part-")
         try:
@@ -207,6 +212,7 @@ class FsResultStore:
         """A hard link (no bytes copied; either job's deletion leaves the other's file), placed by
         rename like a write; a plain copy where the file system refuses links. False if gone."""
         source, folder = self._path(from_job, name), self._dir(to_job)
+        note(self.index, to_job, name)
         folder.mkdir(exist_ok=True)
         tmp = folder / f".part-{os.getpid()}-{time.monotonic_ns()}"
         try:
@@ -230,8 +236,30 @@ class FsResultStore:
         except OSError:
             pass  # not empty (another file of the job) or already gone
 
-    def sweep(self, has_document: Callable[[list[str]], list[bool]]) -> int:
-        """Remove the folders of jobs whose document is gone; how many were removed."""
+    def sweep(self, has_document: Callable[[list[str]], list[bool]], full: bool = True) -> int:
+        """Remove the folders of jobs whose document is gone: those the index says are due, and with
+        ``full`` (or without an index) every old folder in the directory; how many were removed."""
+        return sweep_store(self.index, has_document, self._remove_entries, self._scan, full)
+
+    def _remove_entries(self, entries: list[str]) -> None:
+        """The index's ``{job id}/{stored name}`` files, then each folder left empty."""
+        folders = set()
+        for entry in entries:
+            job_id, stored = entry.split("/", 1)
+            folders.add(self._dir(job_id))
+            (self._dir(job_id) / Path(stored).name).unlink(missing_ok=True)
+        for folder in folders:
+            try:
+                folder.rmdir()
+            except OSError:
+                pass  # a file the index did not name (the full scan removes it with its folder)
+
+    def _remove(self, job_ids: list[str]) -> None:
+        for job_id in job_ids:
+            shutil.rmtree(self._dir(job_id), ignore_errors=True)
+
+    def _scan(self, has_document: Callable[[list[str]], list[bool]]) -> int:
+        """The whole directory: folders older than the grace whose job has no document."""
         cutoff = time.time() - self.grace
         candidates = []
         with os.scandir(self.root) as entries:
@@ -245,22 +273,35 @@ class FsResultStore:
         removed = 0
         for start in range(0, len(candidates), 500):
             batch = candidates[start:start + 500]
-            for job_id, alive in zip(batch, has_document(batch), strict=True):
-                if not alive:
-                    shutil.rmtree(self.root / job_id, ignore_errors=True)
-                    removed += 1
+            dead = [job_id for job_id, alive in zip(batch, has_document(batch), strict=True) if not alive]
+            self._remove(dead)
+            removed += len(dead)
         return removed
 
     def size(self) -> int:
         return sum(f.stat().st_size for f in self.root.glob("*/*") if f.is_file())
 
 
+def note(index: ExpiryIndex | None, job_id: str, name: str) -> None:
+    """Enter a file in the expiry index (if the store has one) before it is written, so a file is
+    never on disk or in the bucket without the index knowing when it may go."""
+    if index is not None:
+        index.note(check_job_id(job_id), stored_name(name))
+
+
+def expiry_index(settings: Settings, redis: Redis) -> ExpiryIndex:
+    """The deployment's index: due WENSHU_RESULT_TTL plus the grace after a job's last file."""
+    grace = min(SWEEP_GRACE_SECONDS, settings.result_ttl)
+    return ExpiryIndex(redis, f"{settings.key_prefix}:result-expiry", settings.result_ttl + grace, grace)
+
+
 def build_result_store(settings: Settings, redis: Redis) -> ResultStore:
     """The store WENSHU_RESULT_STORE names, checked now (a bad directory or bucket stops the start)."""
+    grace = min(SWEEP_GRACE_SECONDS, settings.result_ttl)
     if settings.result_store == "fs":
-        return FsResultStore(settings.result_dir, min(SWEEP_GRACE_SECONDS, settings.result_ttl))
+        return FsResultStore(settings.result_dir, grace, expiry_index(settings, redis))
     if settings.result_store == "s3":
         from .s3_store import S3ResultStore
 
-        return S3ResultStore.from_settings(settings)
+        return S3ResultStore.from_settings(settings, expiry_index(settings, redis))
     return RedisResultStore(redis, Keys(settings.key_prefix), settings.result_ttl)

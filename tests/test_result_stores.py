@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import subprocess
 import sys
@@ -171,13 +172,19 @@ def test_a_hostile_file_name_in_a_download_url_finds_nothing(stack):
         assert_problem(api.get(f"/v1/renders/{doc['id']}/files/{name}"), 404)
 
 
-@pytest.mark.e2e
-@pytest.mark.parametrize("stack", ["s3"], indirect=True)  # presigning is an S3 feature
-def test_with_presigning_a_download_redirects_to_a_url_that_serves_the_file(stack):
-    private, api = stack
+@pytest.fixture()
+def presigning(stack):
+    """(settings, a client of an API on the S3 stack that answers downloads with presigned redirects)."""
     from service.app import create_app
 
-    presigning = create_app(private.with_(s3_presign=True)).test_client()
+    private, _ = stack
+    return private, create_app(private.with_(s3_presign=True)).test_client()
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("stack", ["s3"], indirect=True)  # presigning is an S3 feature
+def test_with_presigning_a_download_redirects_to_a_url_that_serves_the_file(presigning):
+    private, presigning = presigning
     doc = render(presigning)
     response = presigning.get(doc["files"][0]["url"])
     assert response.status_code == 302 and response.headers["Location"].startswith(private.s3_endpoint)
@@ -290,3 +297,162 @@ def test_only_a_download_gets_a_presigned_url_everyone_else_reads_the_bytes(s3_e
     assert linked.url.startswith(s3_endpoint) and linked.stream is None
     with urllib.request.urlopen(linked.url, timeout=30) as served:
         assert served.read() == b"%PDF bytes"
+
+
+# --- presigned downloads: every download path, as the contract declares ---------------------------
+
+PRESIGNED_DOWNLOADS = [("/v1/renders/{job_id}/files/{name}", "get"), ("/v1/renders", "post"),
+                       ("/v1/renders/download", "post"), ("/v1/renders/{job_id}", "get"),
+                       ("/v1/batches/{batch_id}/files/{name}", "get")]
+
+
+def fetch_presigned(response, private) -> bytes:
+    """The bytes behind a 302 to a presigned URL (fetched without the API's key, as a browser would)."""
+    assert response.status_code == 302, response.get_data(as_text=True)[:300]
+    assert response.headers["Location"].startswith(private.s3_endpoint)
+    assert response.headers["Cache-Control"] == "no-store"
+    with urllib.request.urlopen(response.headers["Location"], timeout=30) as served:
+        assert "filename*=UTF-8''" in served.headers["Content-Disposition"]
+        return served.read()
+
+
+def test_the_contract_declares_the_presigned_redirect_on_every_download():
+    from service.ops import OPENAPI_FILE
+
+    paths = json.loads(OPENAPI_FILE.read_text(encoding="utf-8"))["paths"]
+    for path, method in PRESIGNED_DOWNLOADS:
+        assert paths[path][method]["responses"]["302"] == {"$ref": "#/components/responses/PresignedRedirect"}, path
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("stack", ["s3"], indirect=True)
+def test_with_presigning_download_on_a_render_redirects_too(presigning):
+    private, presigning = presigning
+    sample = presigning.get("/v1/templates/invoice/sample").get_json()
+    body = {"template": "invoice", "data": sample, "formats": ["docx"], "filename": FILENAME}
+    posted = presigning.post("/v1/renders?wait=60&download=docx", json=body)
+    assert "WS-2024-00127" in docx_xml(fetch_presigned(posted, private))
+    direct = presigning.post("/v1/renders/download?format=docx&wait=60", json=body)
+    assert "WS-2024-00127" in docx_xml(fetch_presigned(direct, private))
+    doc = render(presigning)
+    again = presigning.get(f"/v1/renders/{doc['id']}?download=docx")
+    assert hashlib.sha256(fetch_presigned(again, private)).hexdigest() == doc["files"][0]["sha256"]
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("stack", ["s3"], indirect=True)
+def test_with_presigning_batch_files_redirect_and_are_never_read_by_the_api(presigning):
+    private, presigning = presigning
+    sample = presigning.get("/v1/templates/invoice/sample").get_json()
+    records = [{"data": dict(sample, invoice_no=f"PRESIGN-{i}")} for i in (1, 2)]
+    accepted = presigning.post("/v1/batches", json={"template": "invoice", "records": records, "formats": ["docx"],
+                                                    "outputs": ["files", "zip"], "filename": "批量"})
+    assert accepted.status_code == 202, accepted.get_data(as_text=True)
+    deadline = time.monotonic() + 120
+    while (doc := presigning.get(accepted.headers["Location"]).get_json())["status"] == "running":
+        assert time.monotonic() < deadline, doc
+        time.sleep(0.1)
+    assert doc["status"] == "finished", doc
+    by_name = {f["name"]: f for f in doc["files"]}
+    fetched = {name: fetch_presigned(presigning.get(meta["url"]), private) for name, meta in by_name.items()}
+    for name, data in fetched.items():
+        assert hashlib.sha256(data).hexdigest() == by_name[name]["sha256"], name
+    assert "PRESIGN-2" in docx_xml(fetched["批量-002.docx"])
+    with zipfile.ZipFile(io.BytesIO(fetched["批量.zip"])) as archive:
+        assert archive.namelist() == ["批量-001.docx", "批量-002.docx"]
+
+
+# --- the expiry index: a sweep costs what expired, not what is stored -----------------------------
+
+
+def indexed_store(kind: str, tmp_path, settings, endpoint: str):
+    """(store with an index due at once, the index, ListObjectsV2 prefixes it asked for, ids on file)."""
+    from core.result_index import ExpiryIndex
+    from core.s3_store import S3ResultStore
+
+    prefix = f"index-{uuid.uuid4().hex[:6]}"
+    index = ExpiryIndex(Redis.from_url(settings.redis_url), f"{prefix}:result-expiry", keep_seconds=0,
+                        recheck_seconds=3600)
+    if kind == "fs":
+        store = FsResultStore(tmp_path / "results", grace=0, index=index)
+        return store, index, None, lambda: sorted(p.name for p in (tmp_path / "results").iterdir())
+    client, listed = moto_client(endpoint), []
+    client.meta.events.register("provide-client-params.s3.ListObjectsV2",
+                                lambda params, **_: listed.append(params["Prefix"]))
+    store = S3ResultStore(client, BUCKET, prefix, grace=0, index=index)
+
+    def on_file() -> list[str]:
+        found = moto_client(endpoint).list_objects_v2(Bucket=BUCKET, Prefix=f"{prefix}/").get("Contents", [])
+        return sorted({obj["Key"].split("/")[1] for obj in found})
+
+    return store, index, listed, on_file
+
+
+@pytest.mark.parametrize("kind", ["fs", "s3"])
+def test_the_sweep_takes_expired_jobs_from_the_index_and_scans_the_store_only_when_asked(
+        kind, tmp_path, settings, s3_endpoint):
+    store, index, listed, on_file = indexed_store(kind, tmp_path, settings, s3_endpoint)
+    store.put("expired", "a.pdf", b"x")
+    store.put("expired", "a.docx", b"y")
+    store.put("alive", "a.pdf", b"x")
+    unindexed = store.index
+    store.index = None  # a file from before the index existed
+    store.put("legacy", "a.pdf", b"x")
+    store.index = unindexed
+    if kind == "fs":
+        old = time.time() - 60
+        os.utime(tmp_path / "results" / "legacy", (old, old))
+    alive = lambda ids: [i == "alive" for i in ids]  # noqa: E731
+    if listed is not None:
+        listed.clear()
+    assert store.sweep(alive, full=False) == 1
+    assert on_file() == ["alive", "legacy"]
+    if listed is not None:  # deleted by the keys the index holds: nothing listed, least of all the prefix
+        assert listed == []
+    assert index.due() == [] and len(index) == 1  # "alive" is looked at again later; "expired" left it
+    assert store.sweep(alive, full=True) == 1  # the fallback scan finds what the index never knew
+    assert on_file() == ["alive"]
+
+
+def test_a_job_is_in_the_index_before_its_file_is_in_the_store(tmp_path, settings):
+    from core.result_stores import expiry_index, stored_name
+
+    private = settings.with_(key_prefix=f"note-{uuid.uuid4().hex[:6]}", result_store="fs",
+                             result_dir=tmp_path / "results", result_ttl=100)
+    store = build_result_store(private, Redis.from_url(settings.redis_url))
+    store.put("b" * 32, "x.pdf", b"x")
+    store.copy("b" * 32, "c" * 32, "x.pdf")
+    index = expiry_index(private, Redis.from_url(settings.redis_url))
+    scores = dict(Redis.from_url(settings.redis_url).zrange(index.key, 0, -1, withscores=True))
+    assert set(scores) == {f"{job}/{stored_name('x.pdf')}".encode() for job in ("b" * 32, "c" * 32)}
+    # due once the document has expired (TTL after the last write) plus the grace (min(300, TTL))
+    assert all(time.time() + 195 < score <= time.time() + 200 for score in scores.values())
+
+
+def test_one_sweep_a_day_also_scans_the_whole_store_the_others_read_only_the_index(tmp_path, settings):
+    from worker.result_sweep import ResultSweeper
+
+    prefix, redis = f"daily-{uuid.uuid4().hex[:6]}", Redis.from_url(settings.redis_url)
+    private = settings.with_(key_prefix=prefix, result_store="fs", result_dir=tmp_path / "results", result_ttl=1)
+    sweeper = ResultSweeper(redis, private, build_result_store(private, redis))
+
+    def unindexed(job_id: str) -> Path:
+        """A job's folder the index never knew (written before it existed), old enough to go."""
+        folder = tmp_path / "results" / job_id
+        folder.mkdir()
+        (folder / "a.pdf").write_bytes(b"x")
+        os.utime(folder, (time.time() - 60, time.time() - 60))
+        return folder
+
+    def next_interval() -> None:
+        redis.delete(f"{prefix}:result-sweep")
+        sweeper.next = 0
+
+    first = unindexed("first")
+    assert sweeper.maybe_sweep() == 1 and not first.exists()  # the day's first sweep scans
+    second = unindexed("second")
+    next_interval()
+    assert sweeper.maybe_sweep() == 0 and second.exists()  # the next ones read the index only
+    redis.delete(f"{prefix}:result-sweep-full")  # a day later
+    next_interval()
+    assert sweeper.maybe_sweep() == 1 and not second.exists()

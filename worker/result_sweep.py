@@ -3,7 +3,8 @@
 Redis expires its own keys; a directory or a bucket does not. Every pool sweeps now and then, and a
 short Redis lock makes one pool per interval do it, however many hosts run pools. A job's files go
 once its document is gone (expired, or deleted and not yet removed); its tombstone stays in Redis,
-so its URLs keep answering 410.
+so its URLs keep answering 410. A sweep looks only at the jobs the expiry index says are due
+(core/result_index.py); a day-long lock makes one pool a day scan the whole store as well.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import time
 from redis import Redis
 
 from core.keys import Keys
+from core.result_index import RECONCILE_SECONDS
 from core.result_stores import SWEEP_GRACE_SECONDS, ResultStore
 from core.settings import Settings
 
@@ -54,7 +56,11 @@ class ResultSweeper:
         self.next = time.monotonic() + self.every
         if not self.redis.set(f"{self.keys.prefix}:result-sweep", os.getpid(), nx=True, ex=max(1, int(self.every) - 1)):
             return None  # another pool swept within the interval
-        removed = self.store.sweep(lambda ids: documents_exist(self.redis, self.keys, ids))
+        # The expiry index names what is due; once a day one pool also scans the whole store for
+        # what the index does not know (files from before it, or an index lost with Redis's data).
+        full = bool(self.redis.set(f"{self.keys.prefix}:result-sweep-full", os.getpid(), nx=True,
+                                   ex=RECONCILE_SECONDS))
+        removed = self.store.sweep(lambda ids: documents_exist(self.redis, self.keys, ids), full=full)
         if removed:
             log.info("removed the result files of %d expired jobs", removed)
         return removed
