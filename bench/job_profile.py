@@ -4,8 +4,10 @@ Starts a private Redis, seeds the bundled templates, and runs ``Engine.run`` on 
 annual report N times (after warm-up), timing each step the job takes by wrapping the functions
 it calls, then prints the median per step. ``--profile`` adds a cProfile of the same runs (top
 entries by cumulative time, LibreOffice's conversion included as one call). ``--adhoc`` renders
-the template as an ad-hoc upload instead (no registered meta).
-Usage: ``.venv/bin/python bench/job_profile.py [--runs N] [--profile] [--adhoc]``.
+the template as an ad-hoc upload instead (no registered meta); ``--warn`` drops the data's ``agency``, so
+every job warns of a missing variable (with paragraph and tag); ``--finish`` asks for a watermark and
+PDF metadata (the .docx finishing steps).
+Usage: ``.venv/bin/python bench/job_profile.py [--runs N] [--profile] [--adhoc] [--warn] [--finish]``.
 """
 
 from __future__ import annotations
@@ -81,6 +83,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--adhoc", action="store_true")
+    parser.add_argument("--warn", action="store_true")
+    parser.add_argument("--finish", action="store_true")
     args = parser.parse_args()
     tmp = tempfile.mkdtemp(prefix="wenshu-jobprof-")
     port = free_port()
@@ -107,6 +111,10 @@ def run(args: argparse.Namespace, port: int) -> None:
     Registry(store, ROOT / "templates").seed_bundled()
     folder = ROOT / "templates" / TEMPLATE
     data = json.loads((folder / "sample.json").read_text(encoding="utf-8"))
+    if args.warn:
+        data.pop("agency")
+    options = {"watermark": {"text": "样稿"}, "pdf": {"metadata": {"title": "年度报告", "author": "办公室"}}} \
+        if args.finish else {}
     if args.adhoc:
         docx = (folder / "template.docx").read_bytes()
         version = hashlib.sha256(docx).hexdigest()[:12]
@@ -122,7 +130,7 @@ def run(args: argparse.Namespace, port: int) -> None:
         job_store.create(JobDocument(id=job_id, template={"name": ref.name, "version": ref.version},
                                      formats=["pdf"], created_at=now_iso()))
         t0 = time.perf_counter()
-        engine.run(RenderPayload(id=job_id, template=ref, data=data))
+        engine.run(RenderPayload(id=job_id, template=ref, data=data, options=options))
         wall = (time.perf_counter() - t0) * 1000
         doc = job_store.get(job_id)
         assert doc is not None and doc.status == "finished", doc
@@ -143,7 +151,8 @@ def run(args: argparse.Namespace, port: int) -> None:
     finally:
         engine.pipeline.stop()
     walls = [w for w, _ in results]
-    kind = "ad-hoc" if args.adhoc else "stored"
+    kind = ("ad-hoc" if args.adhoc else "stored") + (", warned" if args.warn else "") + \
+        (", watermark + metadata" if args.finish else "")
     print(f"{TEMPLATE}, {kind} template, medians of {args.runs} Engine.run calls (ms):")
     print(f"  Engine.run wall {statistics.median(walls):.1f}")
     for stage in ("render", "convert"):

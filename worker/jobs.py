@@ -23,7 +23,7 @@ from core.formats import MIME_TYPES
 from core.keys import Keys
 from core.logs import log_context
 from core.metrics import MetricsRecorder
-from core.payload import JobDocument, RenderPayload
+from core.payload import JobDocument, RenderPayload, TemplateRef
 from core.result_stores import build_result_store
 from core.settings import Settings
 from core.stores import JobStore, TemplateStore, now_iso
@@ -35,7 +35,8 @@ from .memory import release_freed_memory
 from .pipeline import Output, Pipeline
 
 log = logging.getLogger("wenshu.worker")
-
+TITLES_KEPT = 1024
+"""Registered titles a worker remembers, by template name and version."""
 
 
 def render_job(raw: dict[str, Any]) -> None:
@@ -81,6 +82,7 @@ class Engine:
         self.results = build_result_store(settings, redis)
         self.metrics = MetricsRecorder(redis, self.keys)
         self.pipeline = Pipeline(settings, Supervisor(settings, on_restart=self.metrics.libreoffice_restarted))
+        self._titles: dict[tuple[str, str], str | None] = {}
 
     @classmethod
     def current(cls) -> Engine:
@@ -123,10 +125,19 @@ class Engine:
         if template is None:
             raise Gone(f"template {payload.template.label()} is no longer stored")
         # No "Author: python-docx" in the PDF; an empty title takes the registered one; /Lang from dc:language.
-        ref = payload.template
-        meta = None if ref.adhoc else self.templates.json_field(ref.name, ref.version, "meta")
-        template = with_document_metadata(template, title=(meta or {}).get("title"))
+        template = with_document_metadata(template, title=self._registered_title(payload.template))
         return self.pipeline.produce(template, payload.data, payload.formats, payload.options)
+
+    def _registered_title(self, ref: TemplateRef) -> str | None:
+        """The title in a registered version's meta; remembered, as a version never changes (no Redis trip)."""
+        if ref.adhoc:
+            return None
+        key = (ref.name, ref.version)
+        if key not in self._titles:
+            if len(self._titles) >= TITLES_KEPT:
+                self._titles.pop(next(iter(self._titles)))
+            self._titles[key] = (self.templates.json_field(ref.name, ref.version, "meta") or {}).get("title")
+        return self._titles[key]
 
     def _store_files(self, job_id: str, payload: RenderPayload, output: Output) -> list[dict[str, Any]]:
         files = []
