@@ -37,28 +37,11 @@ from redis import Redis  # noqa: E402
 from core.keys import Keys  # noqa: E402
 from core.result_stores import build_result_store  # noqa: E402
 from core.settings import Settings  # noqa: E402
+from worker.memory import memory_samples  # noqa: E402
 
 MIX = [("invoice", ["docx"], 4), ("invoice", ["pdf"], 4), ("gov-info-annual-report-2021", ["pdf", "docx"], 1)]
 """(template, formats, weight) of the renders sent."""
 COLUMNS = ("api_rss", "worker_rss", "lo_rss", "fds", "redis_used", "store_bytes")
-
-
-def descendants(root: int) -> list[int]:
-    """``root`` and every process below it (from /proc)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry))
-    found, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        found.append(pid)
-        todo += children.get(pid, [])
-    return found
 
 
 def rss_kb(pid: int) -> int:
@@ -78,12 +61,11 @@ def fds(pid: int) -> int:
         return 0
 
 
-def is_libreoffice(pid: int) -> bool:
+def children(pid: int) -> list[int]:
     try:
-        cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
     except OSError:
-        return False
-    return b"soffice" in cmd or b"lo_server" in cmd
+        return []
 
 
 class Probe:
@@ -95,12 +77,14 @@ class Probe:
         self.api_pid, self.pool_pid = api_pid, pool_pid
 
     def read(self) -> dict[str, int]:
-        tree = descendants(self.pool_pid) if self.pool_pid else []
-        lo = [p for p in tree if is_libreoffice(p)]
-        workers = [p for p in tree if p not in lo]
+        # The pool's children are the worker processes; everything below one is its LibreOffice.
+        workers = children(self.pool_pid) if self.pool_pid else []
+        samples = memory_samples(workers)
+        pool = rss_kb(self.pool_pid) * 1024 if self.pool_pid else 0
         return {"api_rss": rss_kb(self.api_pid) * 1024 if self.api_pid else 0,
-                "worker_rss": sum(rss_kb(p) for p in workers) * 1024, "lo_rss": sum(rss_kb(p) for p in lo) * 1024,
-                "fds": (fds(self.api_pid) if self.api_pid else 0) + sum(fds(p) for p in workers),
+                "worker_rss": pool + sum(s["worker"] for s in samples.values()),
+                "lo_rss": sum(s["libreoffice"] for s in samples.values()),
+                "fds": sum(fds(p) for p in (self.api_pid, self.pool_pid, *workers) if p),
                 "redis_used": int(self.redis.info("memory")["used_memory"]), "store_bytes": self.store.size()}
 
 

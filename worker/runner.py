@@ -23,10 +23,10 @@ import sys
 import threading
 import time
 import uuid
-from pathlib import Path
 
 from redis import Redis
 from rq import Queue
+from rq.executions import Execution
 from rq.job import Job
 from rq.registry import StartedJobRegistry
 from rq.worker import SimpleWorker
@@ -40,11 +40,12 @@ from core.settings import Settings
 from core.stores import JobStore, now_iso
 
 from .jobs import Engine
+from .memory import freeze_startup_objects, memory_sample, release_job_memory
+from .memory_trace import MemoryTrace
 from .result_sweep import ResultSweeper
 
 log = logging.getLogger("wenshu.worker")
 
-PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 ALIVE_TTL_SECONDS = 15
 """Seconds a worker's "LibreOffice alive" mark lives unless refreshed (readiness)."""
 SWEEP_SECONDS = 10
@@ -67,6 +68,21 @@ class WenshuWorker(SimpleWorker):
     def __init__(self, *args, engine: Engine, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.engine = engine
+        self.memory_trace = MemoryTrace.from_env()
+
+    def perform_job(self, job: Job, queue: Queue, execution: Execution) -> bool:
+        """Run one job, then free what it left in reference cycles and trim the heap.
+
+        Here, after RQ's own bookkeeping and before the worker reports itself idle, rather than at
+        the end of ``render_job``: the cycles a render leaves are only freed by a collection, and
+        freed memory only leaves the process once trimmed (see worker/memory.py).
+        """
+        try:
+            return super().perform_job(job, queue, execution)
+        finally:
+            release_job_memory()
+            if self.memory_trace is not None:
+                self.memory_trace.job_done()
 
 
 def _mark_alive(engine: Engine, redis: Redis, worker: WenshuWorker, stop: threading.Event) -> None:
@@ -91,26 +107,6 @@ def _mark_alive(engine: Engine, redis: Redis, worker: WenshuWorker, stop: thread
         redis.delete(key)
     except Exception:  # noqa: BLE001
         pass
-
-
-def memory_sample(pid: int) -> dict[str, int]:
-    """Resident bytes of this worker process and of all its descendants (LibreOffice), from /proc."""
-    children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue   # the process ended while we looked
-        child = int(stat.parent.name)
-        children.setdefault(int(fields[1]), []).append(child)
-        rss[child] = int(fields[21]) * PAGE_SIZE
-    below, todo = 0, list(children.get(pid, []))
-    while todo:
-        p = todo.pop()
-        below += rss.get(p, 0)
-        todo += children.get(p, [])
-    return {"worker": rss.get(pid, 0), "libreoffice": below}
 
 
 def _watch_pool(pool_pid: int, stop: threading.Event) -> None:
@@ -151,6 +147,7 @@ def run_one(settings: Settings) -> None:
     try:
         engine.pipeline.supervisor.start()  # warm before the first job; readiness depends on it
         limit_memory(settings.worker_memory)
+        freeze_startup_objects()
         queue = Queue(settings.queue, connection=redis)
         batches = Queue(batch_queue_name(settings.queue), connection=redis)  # after renders: see batch_queue_name
         worker = WenshuWorker([queue, batches], connection=redis, engine=engine, name=os.environ.get(NAME_ENV) or None)
