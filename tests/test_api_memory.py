@@ -93,3 +93,47 @@ def test_held_wait_renders_grow_neither_the_api_nor_the_worker(api, workers):
     assert len(set(done)) == MEASURED and worker_before > 0
     assert grown < LIMIT_BYTES, f"the API grew {grown / 2**20:.1f} MiB over {MEASURED} held-wait renders"
     assert worker_grown < LIMIT_BYTES, f"the worker grew {worker_grown / 2**20:.1f} MiB over {MEASURED} renders"
+
+
+MIX = [("gov-info-annual-report-2021", ["pdf", "docx"]), ("invoice", ["pdf"]), ("invoice", ["docx"])]
+MIX_WARMUP, MIX_MEASURED = 9, 60
+IDLE_SPREAD_BYTES = 8 * 2**20
+"""Allowed spread of the idle worker's RSS across the measured renders. Each fill leaves its
+python-docx package in reference cycles holding the template's lxml documents; before the worker
+collected and trimmed after every job the idle RSS rose ~5 MiB with each invoice and fell back at
+the next report (15.6 MiB over 90 renders of this mix), and under load it climbed ~95 MiB per
+1 000 renders (bench/soak.py). Measured idle, one render at a time: no timing in the bound."""
+
+
+def wait_idle(redis_url: str, queue: str) -> None:
+    """Until every worker on the queue says idle: RQ sets that only after our post-job clean-up."""
+    from redis import Redis
+    from rq import Worker
+
+    redis = Redis.from_url(redis_url)
+    deadline = time.monotonic() + 60
+    while any(w.get_state() != "idle" for w in Worker.all(connection=redis) if queue in w.queue_names()):
+        assert time.monotonic() < deadline, "the worker did not go idle"
+        time.sleep(0.05)
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_the_idle_worker_keeps_no_memory_of_the_documents_it_rendered(api, workers, settings):
+    _, url = api
+    samples = {t: json.loads(call(url + f"/v1/templates/{t}/sample")[1]) for t, _ in MIX}
+    sizes = []
+    for i in range(MIX_WARMUP + MIX_MEASURED):
+        template, formats = MIX[i % len(MIX)]
+        # cache: false, or the API would answer repeats from its render cache and the worker idle
+        body = {"template": template, "data": samples[template], "formats": formats, "cache": False}
+        status, raw = call(url + "/v1/renders?wait=60", body)
+        assert status == 200 and json.loads(raw)["status"] == "finished", raw
+        wait_idle(settings.redis_url, settings.queue)
+        if i >= MIX_WARMUP:
+            sizes.append(worker_rss(workers.pid))
+    spread = max(sizes) - min(sizes)
+    assert min(sizes) > 0
+    assert spread < IDLE_SPREAD_BYTES, (
+        f"the idle worker's RSS ranged over {spread / 2**20:.1f} MiB across {MIX_MEASURED} renders: "
+        f"{[round(s / 2**20) for s in sizes]} MiB")
