@@ -42,18 +42,19 @@ def _parser() -> etree.XMLParser:
 
 def parse_in_document(root: etree._Element, xml: str) -> etree._Element | None:
     """A new ``w:document`` tree: ``root`` with its body replaced by ``xml``; None when unsure."""
-    body_xml = _body_start_without_inherited(xml, root.nsmap)
-    if body_xml is None:
+    start = BODY_START.match(xml)
+    body_start = _body_start_without_inherited(start, root.nsmap) if start else None
+    if body_start is None:
         return None
     head, tail = _around_body(root)
     parser = _parser()
-    try:
-        document = etree.fromstring(head + body_xml + tail, parser=parser)
+    try:  # one copy of the (tens of megabytes of) text, not one per piece added
+        document = etree.fromstring("".join((head, body_start, xml[start.end():], tail)), parser=parser)
     except etree.XMLSyntaxError:
         return None
     if document is None or document.tag != qn("w:document") or len(parser.error_log):
         return None
-    _move_declaring_elements(document, body_xml)
+    _move_declaring_elements(document, xml, start.end())
     return document
 
 
@@ -69,14 +70,13 @@ def _around_body(root: etree._Element) -> tuple[str, str]:
     return head, tail
 
 
-def _body_start_without_inherited(xml: str, nsmap: dict) -> str | None:
-    """``xml`` (a serialized ``w:body``) without the declarations its document already makes.
+def _body_start_without_inherited(start: re.Match, nsmap: dict) -> str | None:
+    """The body's start tag ``start`` without the declarations its document already makes.
 
     None when the move would do more than drop them: a default namespace, or a URI the document
     declares under another prefix (lxml would rename the elements to that prefix).
     """
-    start = BODY_START.match(xml)
-    if start is None or None in nsmap or re.search(r"\sxmlns=", start.group(1)):
+    if None in nsmap or re.search(r"\sxmlns=", start.group(1)):
         return None
     declared = set(nsmap.values())
     kept = []
@@ -89,17 +89,16 @@ def _body_start_without_inherited(xml: str, nsmap: dict) -> str | None:
         kept.append(declaration.group(0).strip())
     rest = XMLNS.sub("", start.group(1)).strip()
     attributes = " ".join(kept + ([rest] if rest else []))
-    return f"<w:body{' ' + attributes if attributes else ''}{start.group(2)}" + xml[start.end():]
+    return f"<w:body{' ' + attributes if attributes else ''}{start.group(2)}"
 
 
-def _declaring_names(body_xml: str) -> set[str]:
+def _declaring_names(body_xml: str, content: int) -> set[str]:
     """Local names of the tags inside the body that may carry an ``xmlns`` declaration.
 
-    Every ``xmlns`` in the text is taken for one, the tag before it named: a word in a paragraph
+    Every ``xmlns`` past ``content`` is taken for one, the tag before it named: a word in a paragraph
     only adds a name (its elements are moved for nothing), a declaration is never missed.
     """
     names: set[str] = set()
-    content = BODY_START.match(body_xml).end()
     at = body_xml.find("xmlns", content)
     while at != -1:
         tag = body_xml.rfind("<", content, at)
@@ -110,9 +109,12 @@ def _declaring_names(body_xml: str) -> set[str]:
     return names
 
 
-def _move_declaring_elements(document: etree._Element, body_xml: str) -> None:
-    """Each element that may declare a namespace, moved in as docxtpl's ``map_tree`` would."""
-    names = _declaring_names(body_xml)
+def _move_declaring_elements(document: etree._Element, body_xml: str, content: int) -> None:
+    """Each element that may declare a namespace, moved in as docxtpl's ``map_tree`` would.
+
+    ``content`` is where the body's content starts in ``body_xml``, past its start tag.
+    """
+    names = _declaring_names(body_xml, content)
     if not names:
         return
     body = document.find(qn("w:body"))
