@@ -80,7 +80,11 @@ class Servers:
     def stop(self) -> None:
         for proc in self.procs:
             proc.terminate()
-            proc.wait(10)
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:  # moto_server under load can take longer to stop
+                proc.kill()
+                proc.wait(10)
 
 
 class Counted:
