@@ -15,52 +15,26 @@ import io
 import json
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _stack import ROOT, free_port  # noqa: E402
+from _stack import ROOT  # noqa: E402
+from _steps import StepTimes, private_redis  # noqa: E402
 
 TEMPLATE = "gov-info-annual-report-2019"
-WALL: dict[str, list[float]] = defaultdict(list)
-CPU: dict[str, list[float]] = defaultdict(list)
-
-
-def timed_step(owner, name: str, label: str) -> None:
-    """Replace ``owner.name`` by a wrapper adding its wall and CPU time to ``WALL``/``CPU[label]``."""
-    inner = getattr(owner, name)
-
-    def wrapper(*args, **kwargs):
-        t0, c0 = time.perf_counter(), time.process_time()
-        try:
-            return inner(*args, **kwargs)
-        finally:
-            WALL[label].append((time.perf_counter() - t0) * 1000)
-            CPU[label].append((time.process_time() - c0) * 1000)
-
-    setattr(owner, name, wrapper)
+TIMES = StepTimes()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=30)
     args = parser.parse_args()
-    port = free_port()
-    redis_proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                   "--appendonly", "no", "--dir", tempfile.mkdtemp(prefix="wenshu-apiprof-")],
-                                  stdout=subprocess.DEVNULL)
-    os.environ.update(REDIS_URL=f"redis://127.0.0.1:{port}/0", WENSHU_MAX_QUEUE="1000000",
-                      WENSHU_MAX_JOBS_PER_KEY="1000000", WENSHU_RENDER_CACHE="0", WENSHU_LOG_LEVEL="WARNING")
-    try:
-        time.sleep(0.3)
+    with private_redis() as port:
+        os.environ.update(REDIS_URL=f"redis://127.0.0.1:{port}/0", WENSHU_MAX_QUEUE="1000000",
+                          WENSHU_MAX_JOBS_PER_KEY="1000000", WENSHU_RENDER_CACHE="0", WENSHU_LOG_LEVEL="WARNING")
         run(args.runs)
-    finally:
-        redis_proc.terminate()
-        redis_proc.wait(10)
 
 
 def run(runs: int) -> None:
@@ -91,7 +65,7 @@ def run(runs: int) -> None:
         (Queue, "enqueue", "RQ enqueue"),
         (renders, "_respond", "answer (no wait)"),
     ):
-        timed_step(owner, name, label)
+        TIMES.wrap(owner, name, label)
     requests = {
         "stored": lambda: client.post("/v1/renders", json={"template": TEMPLATE, "data": sample}),
         "ad-hoc": lambda: client.post("/v1/renders", content_type="multipart/form-data", data={
@@ -100,8 +74,7 @@ def run(runs: int) -> None:
     for kind, post in requests.items():
         for _ in range(3):
             assert post().status_code == 202
-        WALL.clear()
-        CPU.clear()
+        TIMES.clear()
         walls, cpus = [], []
         for _ in range(runs):
             t0, c0 = time.perf_counter(), time.process_time()
@@ -111,8 +84,9 @@ def run(runs: int) -> None:
             assert response.status_code == 202, response.get_data(as_text=True)[:300]
         print(f"{kind}: POST /v1/renders → 202, medians of {runs} (ms): wall {statistics.median(walls):.1f}, "
               f"CPU {statistics.median(cpus):.1f}")
-        for label in WALL:
-            print(f"  {label:40s} wall {statistics.median(WALL[label]):6.2f}  CPU {statistics.median(CPU[label]):6.2f}")
+        for label, walls_of_step in TIMES.wall.items():
+            print(f"  {label:40s} wall {statistics.median(walls_of_step):6.2f}  "
+                  f"CPU {statistics.median(TIMES.cpu[label]):6.2f}")
 
 
 if __name__ == "__main__":

@@ -19,18 +19,16 @@ import json
 import os
 import pstats
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
-from collections import defaultdict
 from pathlib import Path
 
 from redis import Redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _stack import ROOT, free_port  # noqa: E402
+from _stack import ROOT  # noqa: E402
+from _steps import StepTimes, private_redis  # noqa: E402
 
 import worker.jobs as jobs  # noqa: E402
 import worker.pipeline as pipeline  # noqa: E402
@@ -41,23 +39,7 @@ from core.stores import JobStore, TemplateStore, now_iso  # noqa: E402
 from service.registry import Registry  # noqa: E402
 
 TEMPLATE = "gov-info-annual-report-2019"
-STEPS: dict[str, list[float]] = defaultdict(list)
-CPU: dict[str, list[float]] = defaultdict(list)
-
-
-def timed_step(owner, name: str, label: str) -> None:
-    """Replace ``owner.name`` by a wrapper that adds its wall and CPU time to ``STEPS``/``CPU[label]``."""
-    inner = getattr(owner, name)
-
-    def wrapper(*args, **kwargs):
-        t0, c0 = time.perf_counter(), time.process_time()
-        try:
-            return inner(*args, **kwargs)
-        finally:
-            STEPS[label].append((time.perf_counter() - t0) * 1000)
-            CPU[label].append((time.process_time() - c0) * 1000)
-
-    setattr(owner, name, wrapper)
+TIMES = StepTimes()
 
 
 def instrument(engine: jobs.Engine) -> None:
@@ -75,7 +57,7 @@ def instrument(engine: jobs.Engine) -> None:
         (engine.jobs, "update", "job document updates"),
         (engine.metrics, "job_finished", "metrics"),
     ):
-        timed_step(owner, name, label)
+        TIMES.wrap(owner, name, label)
 
 
 def main() -> None:
@@ -86,15 +68,8 @@ def main() -> None:
     parser.add_argument("--warn", action="store_true")
     parser.add_argument("--finish", action="store_true")
     args = parser.parse_args()
-    tmp = tempfile.mkdtemp(prefix="wenshu-jobprof-")
-    port = free_port()
-    redis_proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                   "--appendonly", "no", "--dir", tmp], stdout=subprocess.DEVNULL)
-    try:
+    with private_redis() as port:
         run(args, port)
-    finally:
-        redis_proc.terminate()
-        redis_proc.wait(10)
 
 
 def run(args: argparse.Namespace, port: int) -> None:
@@ -140,8 +115,7 @@ def run(args: argparse.Namespace, port: int) -> None:
         for _ in range(3):
             one()
         instrument(engine)
-        STEPS.clear()
-        CPU.clear()
+        TIMES.clear()
         profiler = cProfile.Profile() if args.profile else None
         if profiler:
             profiler.enable()
@@ -158,8 +132,8 @@ def run(args: argparse.Namespace, port: int) -> None:
     for stage in ("render", "convert"):
         print(f"  timings_ms.{stage} {statistics.median(t[stage] for _, t in results):.0f}")
     print(f"  {'step':40s} {'wall':>7s} {'CPU':>7s}")
-    for label, values in STEPS.items():
-        print(f"  {label:40s} {per_job(values, args.runs):7.1f} {per_job(CPU[label], args.runs):7.1f}"
+    for label, values in TIMES.wall.items():
+        print(f"  {label:40s} {per_job(values, args.runs):7.1f} {per_job(TIMES.cpu[label], args.runs):7.1f}"
               f"   ({len(values) // args.runs}× a job)")
     if profiler:
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
