@@ -117,6 +117,7 @@ def main() -> None:
                 "raw": lambda: client.convert(indata=docx, convert_to="pdf", update_index=False),
                 "hidden": lambda: ours.convert(docx, "pdf"),
             }
+            load_before = os.getloadavg()[0]  # the shared machine's load: ratios drift with it
             for measure in measures.values():  # warm every path
                 measure()
                 measure()
@@ -129,7 +130,8 @@ def main() -> None:
             Stack.stop_proc(proc)
             ours.stop()
         a, a2, b, c = (statistics.median(samples[k]) for k in ("e2e", "adhoc", "raw", "hidden"))
-        print(f"document: {TEMPLATE} sample, {pages} pages, DOCX {len(docx)} bytes, PDF {len(pdf)} bytes")
+        print(f"document: {TEMPLATE} sample, {pages} pages, DOCX {len(docx)} bytes, PDF {len(pdf)} bytes; "
+              f"load average at the start {load_before:.2f}, at the end {os.getloadavg()[0]:.2f}")
         print(f"(a) end-to-end POST→PDF via service, median of {args.runs}: {a * 1000:.0f} ms")
         print(f"(a') end-to-end ad-hoc multipart POST→PDF, median of {args.runs}: {a2 * 1000:.0f} ms")
         print(f"(b) stock unoserver 3.7 warm conversion, median of {args.runs}: {b * 1000:.0f} ms")
