@@ -136,6 +136,11 @@ class Settings:
     sign_p12: str = _setting("", "PKCS#12 file (certificate + key) that signs PDFs asking `options.pdf.sign`; "
                                  "empty: signing refused.")
     sign_p12_password: str = _setting("", "Password of `WENSHU_SIGN_P12`.")
+    memory_trace: str = _setting("", "Diagnosis: each worker process appends a JSON report of where its memory is "
+                                     "(RSS, C heap, Python objects by type) to this path + `.<pid>`; empty: off.")
+    memory_trace_every: int = _setting(100, "Jobs between two reports of `WENSHU_MEMORY_TRACE`.", minimum=1)
+    memory_trace_python: bool = _setting(False, "`WENSHU_MEMORY_TRACE` also runs tracemalloc and reports the "
+                                                "Python allocations that grew (slows the worker several-fold).")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

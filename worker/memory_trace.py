@@ -1,12 +1,15 @@
 """Where does a worker's memory go? A diagnostic hook, off unless ``WENSHU_MEMORY_TRACE`` names a file.
 
 Issue #15: the real ``wenshu worker`` processes grew ~90 KB per render in the soak while the same
-job run in-process stayed flat, so the question has to be asked inside the real process. With the
-variable set, the worker starts tracemalloc at start-up and, every ``WENSHU_MEMORY_TRACE_EVERY``
-jobs (default 100), appends one JSON line to the file: RSS and ``/proc/self/smaps_rollup``,
-glibc's ``mallinfo2`` (C heap in use vs. free but kept), live threads, Python objects by type
-(growth since the first line) and tracemalloc's biggest growths since the first line. Expensive
-(tracemalloc slows Python code several-fold): for diagnosis, never in production.
+job run in-process stayed flat, so the question had to be asked inside the real process. With the
+setting on, every ``WENSHU_MEMORY_TRACE_EVERY`` jobs (and after the 10th) the worker appends one
+JSON line to ``<path>.<pid>``: RSS and ``/proc/self/smaps_rollup``; the resident brk heap vs. other
+anonymous memory, before and after a ``malloc_trim``; glibc's ``mallinfo2`` (C heap in use vs. free
+but kept); pymalloc's arenas; live threads; Python objects by type (growth since the first line);
+with ``WENSHU_MEMORY_TRACE_PYTHON``, tracemalloc's biggest growths. For diagnosis, not production.
+
+What it showed for #15: objects, arenas and bytes in use flat; only the brk heap's resident free
+memory moved — the cycles each fill leaves, freed after the job's trim (see worker/memory.py).
 """
 
 from __future__ import annotations
@@ -23,10 +26,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-ENV = "WENSHU_MEMORY_TRACE"
-EVERY_ENV = "WENSHU_MEMORY_TRACE_EVERY"
-PYTHON_ENV = "WENSHU_MEMORY_TRACE_PYTHON"
-"""``0``: no tracemalloc (it changes what it measures: its own traces live in the C heap)."""
+from core.settings import Settings
 
 
 class _MallInfo2(ctypes.Structure):
@@ -107,18 +107,20 @@ def _proc_kb(path: str, names: tuple[str, ...]) -> dict[str, int]:
 class MemoryTrace:
     """Appends a memory report of this process to a file every ``every`` jobs."""
 
-    def __init__(self, path: str, every: int = 100) -> None:
+    def __init__(self, path: str, every: int = 100, python: bool = False) -> None:
         self.path, self.every = Path(path), max(1, every)
         self.jobs = 0
         self.types0: Counter[str] | None = None
         self.snapshot0: tracemalloc.Snapshot | None = None
-        if os.environ.get(PYTHON_ENV, "1") != "0":
+        if python:  # off by default: its own traces live in the C heap it measures
             tracemalloc.start(10)
 
     @classmethod
-    def from_env(cls) -> MemoryTrace | None:
-        path = os.environ.get(ENV)
-        return cls(f"{path}.{os.getpid()}", int(os.environ.get(EVERY_ENV, "100"))) if path else None
+    def from_settings(cls, settings: Settings) -> MemoryTrace | None:
+        """The trace the settings ask for, or None (the default: no cost at all)."""
+        if not settings.memory_trace:
+            return None
+        return cls(f"{settings.memory_trace}.{os.getpid()}", settings.memory_trace_every, settings.memory_trace_python)
 
     def job_done(self) -> None:
         self.jobs += 1

@@ -68,7 +68,7 @@ class WenshuWorker(SimpleWorker):
     def __init__(self, *args, engine: Engine, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.engine = engine
-        self.memory_trace = MemoryTrace.from_env()
+        self.memory_trace = MemoryTrace.from_settings(engine.settings)
 
     def perform_job(self, job: Job, queue: Queue, execution: Execution) -> bool:
         """Run one job, then free what it left in reference cycles and trim the heap.
