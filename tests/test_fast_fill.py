@@ -49,8 +49,9 @@ def column_loop_template() -> bytes:
 @pytest.mark.parametrize("template, data", [
     (build_template(), report_data(400)),
     (build_template(), dict(report_data(5), title="第一行\n第二行\t制表")),
+    (build_template(), dict(report_data(5), title='命名空间 xmlns:w="urn:x" <w:tc>')),
     (column_loop_template(), {"cols": ["甲", "乙", "丙", "丁"], "note": "四列"}),
-], ids=["long-table", "listing-characters", "column-loop"])
+], ids=["long-table", "listing-characters", "text-that-reads-like-xml", "column-loop"])
 def test_fill_gives_docxtpls_bytes(template, data):
     assert parts(render_docx(template, data)) == parts(docxtpl_bytes(template, data))
 

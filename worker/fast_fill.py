@@ -12,12 +12,13 @@ steps that do nothing for an ordinary table; docxtpl's PR #637 (unreleased) name
 * ``fix_tables`` parses the rendered body and walks every cell of every table (``tcPr/gridSpan``
   lookups in Python) to reconcile ``w:gridCol`` with the cells a ``{%tc %}`` loop made. When no
   table has a ``gridSpan`` and every table's widest row has exactly as many cells as grid columns,
-  it changes nothing: we check that with one ``findall`` a row and skip the walk.
+  it changes nothing: we check that with one ``findall`` a row and skip the walk; the tables it
+  would change get the same rule (worker/table_grid.py).
 * ``map_tree`` moves that parsed body into the document tree, re-homing every node; we parse the
   body in place instead (worker/rendered_body.py).
 
-Any table that does need docxtpl's fixing, and any body the in-place parse cannot vouch for, takes
-docxtpl's own path, unchanged. The rest of the fill's time went to the sandbox's attribute lookup
+Any body the in-place parse cannot vouch for, and any table grid we cannot settle without
+guessing, takes docxtpl's own path, unchanged. The rest of the fill's time went to the sandbox's attribute lookup
 (core/sandbox.py: a plain dict's item directly) and to full garbage collections (worker/gc_pause.py).
 """
 
@@ -28,27 +29,14 @@ import re
 from docx.oxml.ns import qn
 from jinja2 import Template
 from jinja2.exceptions import TemplateError
-from lxml import etree
 
 from .rendered_body import parse_in_document
+from .table_grid import Unsettled, fix_grids
 
 LISTING_CHARACTERS = "\t\a\n\f"
 """What docxtpl's ``resolve_listing`` rewrites (tab, paragraph, line break, page break)."""
 LISTING_TEXT = re.compile(r"<w:t(?: [^>]*)?>[^<]*[\t\a\n\f]")
 """A ``<w:t>`` whose text holds a character docxtpl's ``resolve_listing`` rewrites."""
-
-
-def tables_need_fixing(root: etree._Element) -> bool:
-    """True when docxtpl's ``fix_tables`` would change a table of ``root`` (or fail on it)."""
-    tbl, grid, col, tr, tc = qn("w:tbl"), qn("w:tblGrid"), qn("w:gridCol"), qn("w:tr"), qn("w:tc")
-    for table in root.iter(tbl):
-        table_grid = table.find(grid)
-        if table_grid is None or table.find(f".//{qn('w:gridSpan')}") is not None:
-            return True
-        widest = max((len(row.findall(tc)) for row in table.iter(tr)), default=0)
-        if widest != len(table_grid.findall(col)):
-            return True
-    return False
 
 
 def _break_paragraphs(xml: str) -> str:
@@ -88,8 +76,12 @@ class LinearFill:
 
     def fix_tables(self, xml: str):
         document = parse_in_document(self.docx._element, xml)
-        if document is None or tables_need_fixing(document):
+        if document is None:
             return super().fix_tables(xml)
+        try:
+            fix_grids(document)
+        except Unsettled:
+            return super().fix_tables(xml)  # from the text again: our half-fixed tree is dropped
         return document
 
     def fix_docpr_ids(self, tree) -> None:

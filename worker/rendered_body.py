@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 
-from docx.oxml.ns import qn
+from docx.oxml.ns import nsmap, qn
 from docx.oxml.parser import element_class_lookup
 from lxml import etree
 
@@ -31,6 +31,7 @@ BODY_MARK = "wenshu-rendered-body"
 BODY_START = re.compile(r"<w:body((?:\s[^>]*?)?)(/?>)")
 XMLNS = re.compile(r'\sxmlns:([\w.-]+)="([^"]*)"')
 TAG_NAME = re.compile(r"[^\s/>!?]+")
+W = nsmap["w"]
 
 
 def _parser() -> etree.XMLParser:
@@ -42,9 +43,10 @@ def _parser() -> etree.XMLParser:
 
 def parse_in_document(root: etree._Element, xml: str) -> etree._Element | None:
     """A new ``w:document`` tree: ``root`` with its body replaced by ``xml``; None when unsure."""
-    start = BODY_START.match(xml)
+    start = BODY_START.match(xml) if root.nsmap.get("w") == W else None
     body_start = _body_start_without_inherited(start, root.nsmap) if start else None
-    if body_start is None:
+    declaring = _declaring_names(xml, start.end()) if body_start is not None else None
+    if declaring is None:
         return None
     head, tail = _around_body(root)
     parser = _parser()
@@ -54,7 +56,8 @@ def parse_in_document(root: etree._Element, xml: str) -> etree._Element | None:
         return None
     if document is None or document.tag != qn("w:document") or len(parser.error_log):
         return None
-    _move_declaring_elements(document, xml, start.end())
+    if declaring:
+        _move_declaring_elements(document, declaring)
     return document
 
 
@@ -74,7 +77,8 @@ def _body_start_without_inherited(start: re.Match, nsmap: dict) -> str | None:
     """The body's start tag ``start`` without the declarations its document already makes.
 
     None when the move would do more than drop them: a default namespace, or a URI the document
-    declares under another prefix (lxml would rename the elements to that prefix).
+    declares under another prefix (lxml would rename the elements to that prefix); or when the
+    body binds ``w`` to another namespace than WordprocessingML's.
     """
     if None in nsmap or re.search(r"\sxmlns=", start.group(1)):
         return None
@@ -84,7 +88,7 @@ def _body_start_without_inherited(start: re.Match, nsmap: dict) -> str | None:
         prefix, uri = declaration.groups()
         if nsmap.get(prefix) == uri:
             continue
-        if uri in declared:
+        if uri in declared or prefix == "w":
             return None
         kept.append(declaration.group(0).strip())
     rest = XMLNS.sub("", start.group(1)).strip()
@@ -92,31 +96,30 @@ def _body_start_without_inherited(start: re.Match, nsmap: dict) -> str | None:
     return f"<w:body{' ' + attributes if attributes else ''}{start.group(2)}"
 
 
-def _declaring_names(body_xml: str, content: int) -> set[str]:
-    """Local names of the tags inside the body that may carry an ``xmlns`` declaration.
+def _declaring_names(body_xml: str, content: int) -> set[str] | None:
+    """Local names of the tags past ``content`` that carry an ``xmlns`` declaration; None when unsure.
 
-    Every ``xmlns`` past ``content`` is taken for one, the tag before it named: a word in a paragraph
-    only adds a name (its elements are moved for nothing), a declaration is never missed.
+    An ``xmlns`` with a ``<`` before it and no ``>`` between is inside that tag (a raw ``<`` is in
+    no text or attribute value): a declaration, or at worst an attribute value naming one, which
+    only adds a name whose elements are moved for nothing. One with a ``>`` between is most likely
+    text (a report that mentions xmlns), but could follow a raw ``>`` in an attribute value: rather
+    than guess, or move every element of a name found in text, we leave the body to docxtpl.
     """
     names: set[str] = set()
     at = body_xml.find("xmlns", content)
     while at != -1:
         tag = body_xml.rfind("<", content, at)
-        name = TAG_NAME.match(body_xml, tag + 1) if tag != -1 else None
+        if tag == -1 or body_xml.find(">", tag, at) != -1:
+            return None
+        name = TAG_NAME.match(body_xml, tag + 1)
         if name is not None:
             names.add(name.group(0).rpartition(":")[2])
         at = body_xml.find("xmlns", at + 5)
     return names
 
 
-def _move_declaring_elements(document: etree._Element, body_xml: str, content: int) -> None:
-    """Each element that may declare a namespace, moved in as docxtpl's ``map_tree`` would.
-
-    ``content`` is where the body's content starts in ``body_xml``, past its start tag.
-    """
-    names = _declaring_names(body_xml, content)
-    if not names:
-        return
+def _move_declaring_elements(document: etree._Element, names: set[str]) -> None:
+    """Each body element of these local names moved in as docxtpl's ``map_tree`` would move it."""
     body = document.find(qn("w:body"))
     parser = _parser()
     moved: set[etree._Element] = set()
