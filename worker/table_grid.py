@@ -25,31 +25,31 @@ class Unsettled(Exception):
     """A table whose grid docxtpl would handle in a way we do not reproduce (or would fail on)."""
 
 
-def needs_fixing(table: etree._Element) -> bool:
-    """False when docxtpl's rule leaves ``table`` as it is: a grid, no span, widest row = grid columns."""
-    grid = table.find(GRID)
-    if grid is None or table.find(f".//{SPAN}") is not None:
-        return True
-    widest = max((len(row.findall(TC)) for row in table.iter(TR)), default=0)
-    return widest != len(grid.findall(COL))
-
-
 def fix_grids(document: etree._Element) -> None:
-    """Every table of ``document`` whose grid disagrees with its cells, reconciled as docxtpl does."""
+    """Every table of ``document`` whose grid disagrees with its cells, reconciled as docxtpl does.
+
+    A table with a grid, no span and its widest row as wide as the grid is left alone: docxtpl's
+    rule changes nothing there, and finding that out is one ``findall`` a row.
+    """
     for table in document.iter(TBL):
-        if needs_fixing(table):
-            fix_grid(table)
+        grid = table.find(GRID)
+        if grid is None:
+            raise Unsettled("a table without w:tblGrid")
+        rows = list(table.iter(TR))  # rows of nested tables too, as in docxtpl
+        cells = [len(row.findall(TC)) for row in rows]
+        spans = {next(span.iterancestors(TR), None) for span in table.iter(SPAN)}
+        if spans or max(cells, default=0) != len(grid.findall(COL)):
+            fix_grid(grid, rows, cells, spans)
 
 
-def fix_grid(table: etree._Element) -> None:
+def fix_grid(grid: etree._Element, rows: list, cells: list[int], spanned: set) -> None:
     """docxtpl's rule for one table: widen the grid to the most cells in a row, then narrow it to
-    the widest row counted in grid columns (rows of nested tables count too, as in docxtpl)."""
-    grid = table.find(GRID)
-    if grid is None:
-        raise Unsettled("a table without w:tblGrid")
+    the widest row counted in grid columns (``spanned``: the rows holding a ``gridSpan``)."""
     try:
-        _widen(grid, max((len(row.findall(TC)) for row in table.iter(TR)), default=0))
-        _narrow(grid, max([0] + [sum(_span(cell) for cell in row.findall(TC)) for row in table.iter(TR)]))
+        _widen(grid, max(cells, default=0))
+        widths = [sum(_span(cell) for cell in row.findall(TC)) if row in spanned else count
+                  for row, count in zip(rows, cells, strict=True)]
+        _narrow(grid, max([0, *widths]))
     except (TypeError, ValueError, OverflowError, ZeroDivisionError) as exc:
         raise Unsettled(str(exc)) from exc
 
