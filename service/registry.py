@@ -69,6 +69,20 @@ def check_version(version: str, where: str) -> None:
                        errors=[{"path": where, "message": "not a version: expected 12 hex digits"}])
 
 
+
+TITLE_MAX = 200
+
+
+def _check_title_and_formats(title: Any, formats: Any) -> None:
+    """A title is a short string and formats a list of known ones: both end up in every job."""
+    if title is not None and (not isinstance(title, str) or len(title) > TITLE_MAX):
+        raise Unprocessable(f"the template title must be a string of at most {TITLE_MAX} characters",
+                            errors=[{"path": "meta/title", "message": "not a short string"}])
+    if formats is not None and (not isinstance(formats, list)
+                                or not all(isinstance(f, str) and f in FORMATS for f in formats)):
+        raise Unprocessable(f"the template formats must be a list of {sorted(FORMATS)}",
+                            errors=[{"path": "meta/formats", "message": f"not a list of {sorted(FORMATS)}"}])
+
 @dataclass
 class TemplateVersion:
     """One resolved template version and its contract (with its schema compiled once)."""
@@ -160,6 +174,7 @@ class Registry:
             raise Unprocessable(f"template name {name!r} must match {NAME_PATTERN.pattern}",
                                 errors=[{"path": "name", "message": "invalid template name"}])
         rules = rules or []
+        _check_title_and_formats(title, formats)
         title, formats = title or name, formats or list(FORMATS)
         version = bundle_version(docx, {"schema": schema, "rules": rules, "sample": sample,
                                         "title": title, "formats": formats})

@@ -58,6 +58,9 @@ def get_template(name: str):
 def put_template(name: str):
     docx = _uploaded_docx()
     meta = _json_part("meta") or {}
+    if not isinstance(meta, dict):
+        raise BadRequest(f"the 'meta' part must be a JSON object, got {type(meta).__name__}",
+                         errors=[{"path": "meta", "message": "not a JSON object"}])
     schema = _json_part("schema")
     version, created = state().registry.register(
         name, docx, schema=schema, rules=_json_part("rules"), sample=_json_part("sample"),

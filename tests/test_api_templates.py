@@ -234,6 +234,24 @@ def test_upload_with_a_broken_contract_is_422(api, name, parts, path):
     assert_problem(api.get(f"/v1/templates/{name}"), 404)
 
 
+# (a meta part that is not what the contract says, the status, the pointer named)
+BAD_META = [
+    ("meta-not-an-object", True, 400, "meta"),
+    ("meta-a-list", ["title"], 400, "meta"),
+    ("title-not-a-string", {"title": 5}, 422, "meta/title"),
+    ("title-too-long", {"title": "长" * 201}, 422, "meta/title"),
+    ("formats-a-string", {"formats": "pdf"}, 422, "meta/formats"),
+    ("formats-unknown", {"formats": ["pdf", "xls"]}, 422, "meta/formats"),
+]
+
+
+@pytest.mark.parametrize(("meta", "status", "path"), [c[1:] for c in BAD_META], ids=[c[0] for c in BAD_META])
+def test_upload_with_a_malformed_meta_part_names_it(api, name, meta, status, path):
+    body = assert_problem(put_template(api, name, docx_with("Dear {{ who }},"), meta=meta), status)
+    assert body["errors"][0]["path"] == path
+    assert_problem(api.get(f"/v1/templates/{name}"), 404)
+
+
 @pytest.mark.parametrize("bad", ["Letter", "-letter", "has_UPPER", "x" * 65, "信函", "a b"])
 def test_bad_template_name_is_422(api, bad):
     body = assert_problem(put_template(api, bad, docx_with("Hi")), 422)
