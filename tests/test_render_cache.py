@@ -9,23 +9,14 @@ from __future__ import annotations
 import re
 
 import pytest
+from keyed_api import keyed_api
 
-from helpers import pdf_text, with_key
+from helpers import pdf_text
 
 pytestmark = pytest.mark.e2e
 
 KEY_A, KEY_B = "cache-key-a-0123456789", "cache-key-b-0123456789"
-
-
-@pytest.fixture(scope="module")
-def keyed_app(settings, workers):
-    from service.app import create_app
-
-    return create_app(settings.with_(api_keys=(KEY_A, KEY_B), render_cache=True))
-
-
-def as_key(app, key: str = KEY_A):
-    return with_key(app, key)
+keyed_app, as_key = keyed_api(KEY_A, KEY_B, render_cache=True)
 
 
 @pytest.fixture(scope="module")
