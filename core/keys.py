@@ -16,6 +16,10 @@ Key layout (prefix ``wenshu`` by default)::
     {p}:checked:{sha256}         an ad-hoc template's bytes passed the checks (check code version
                                  + bytes hashed), TTL result_ttl (service/check_cache.py)
     {p}:metrics:*                counters and histograms (core/metrics.py)
+    {p}:result-expiry            sorted set: "{job id}/{stored name}" of every result file in the fs/s3
+                                 store → when it may go (core/result_stores.py ExpiryIndex)
+    {p}:result-sweep             lock: the pool sweeping expired files now (worker/result_sweep.py)
+    {p}:result-sweep-full        lock, 24 h: the pool that last scanned the whole store
     {p}:lo-alive:{worker}        a worker's "LibreOffice alive" mark, short TTL
     {p}:owner:{client}:jobs      sorted set of one client's jobs in flight (per-key fairness)
     {p}:owner:{client}:renders   sorted set of one client's renders by creation time (GET /v1/renders)
@@ -93,6 +97,12 @@ class Keys:
     def batch(self, batch_id: str, part: str = "") -> str:
         """A batch's document, or one of its parts (plan, records, progress, ended, failures)."""
         return f"{self.prefix}:batch:{batch_id}" + (f":{part}" if part else "")
+
+    def result_expiry(self) -> str:
+        return f"{self.prefix}:result-expiry"
+
+    def result_sweep(self, full: bool = False) -> str:
+        return f"{self.prefix}:result-sweep-full" if full else f"{self.prefix}:result-sweep"
 
     def lo_alive(self, worker_name: str) -> str:
         """A worker's "LibreOffice alive" mark, refreshed while it runs (readiness, orphan sweeps)."""

@@ -292,7 +292,7 @@ def note(index: ExpiryIndex | None, job_id: str, name: str) -> None:
 def expiry_index(settings: Settings, redis: Redis) -> ExpiryIndex:
     """The deployment's index: due WENSHU_RESULT_TTL plus the grace after a job's last file."""
     grace = min(SWEEP_GRACE_SECONDS, settings.result_ttl)
-    return ExpiryIndex(redis, f"{settings.key_prefix}:result-expiry", settings.result_ttl + grace, grace)
+    return ExpiryIndex(redis, Keys(settings.key_prefix).result_expiry(), settings.result_ttl + grace, grace)
 
 
 def build_result_store(settings: Settings, redis: Redis) -> ResultStore:

@@ -54,11 +54,11 @@ class ResultSweeper:
         if self.store.kind == "redis" or time.monotonic() < self.next:
             return None
         self.next = time.monotonic() + self.every
-        if not self.redis.set(f"{self.keys.prefix}:result-sweep", os.getpid(), nx=True, ex=max(1, int(self.every) - 1)):
+        if not self.redis.set(self.keys.result_sweep(), os.getpid(), nx=True, ex=max(1, int(self.every) - 1)):
             return None  # another pool swept within the interval
         # The expiry index names what is due; once a day one pool also scans the whole store for
         # what the index does not know (files from before it, or an index lost with Redis's data).
-        full = bool(self.redis.set(f"{self.keys.prefix}:result-sweep-full", os.getpid(), nx=True,
+        full = bool(self.redis.set(self.keys.result_sweep(full=True), os.getpid(), nx=True,
                                    ex=RECONCILE_SECONDS))
         removed = self.store.sweep(lambda ids: documents_exist(self.redis, self.keys, ids), full=full)
         if removed:
