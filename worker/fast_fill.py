@@ -18,8 +18,9 @@ steps that do nothing for an ordinary table; docxtpl's PR #637 (unreleased) name
   body in place instead (worker/rendered_body.py).
 
 Any body the in-place parse cannot vouch for, and any table grid we cannot settle without
-guessing, takes docxtpl's own path, unchanged. The rest of the fill's time went to the sandbox's attribute lookup
-(core/sandbox.py: a plain dict's item directly) and to full garbage collections (worker/gc_pause.py).
+guessing, takes docxtpl's own path, unchanged. The rest of the fill's time went to the sandbox's
+attribute lookup (core/sandbox.py: a plain dict's item directly) and to full garbage collections
+(worker/gc_freeze.py).
 """
 
 from __future__ import annotations
