@@ -18,9 +18,10 @@ steps that do nothing for an ordinary table; docxtpl's PR #637 (unreleased) name
   body in place instead (worker/rendered_body.py).
 
 Any body the in-place parse cannot vouch for, and any table grid we cannot settle without
-guessing, takes docxtpl's own path, unchanged. The rest of the fill's time went to the sandbox's
-attribute lookup (core/sandbox.py: a plain dict's item directly) and to full garbage collections
-(worker/gc_freeze.py).
+guessing, takes docxtpl's own path, unchanged. The sandbox's attribute lookup was the other heavy
+step (core/sandbox.py now returns a plain dict's item directly). Full garbage collections walking
+the whole heap add 40–70 % to a 20 000-row fill in a bare process; the worker freezes its start-up
+objects (worker/memory.py), after which they add ~3 %, so the fill leaves the collector alone.
 """
 
 from __future__ import annotations

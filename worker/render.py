@@ -26,7 +26,6 @@ from core.sandbox import ReportEnvironment, make_environment
 from core.undefined import DEFAULT_MODE, Recorder, recording_undefined
 
 from .fast_fill import LinearFill
-from .gc_freeze import frozen_heap
 from .locate import error_location, miss_reports, part_maps, place
 from .typed import to_context
 
@@ -81,7 +80,7 @@ def render_docx(template: bytes, data: dict[str, Any], *, timeout: float | None 
     except (zipfile.BadZipFile, KeyError, ValueError) as exc:
         raise TemplateError(f"the template is not a readable .docx: {exc}") from exc
     maps = part_maps(template, tpl.patch_xml, env.parse)
-    with frozen_heap(), _cpu_time_limit(timeout), _undefined_as(env, recorder):
+    with _cpu_time_limit(timeout), _undefined_as(env, recorder):
         context = to_context(data, tpl)
 
         def located(exc: BaseException) -> dict[str, Any]:
