@@ -22,6 +22,7 @@ takes docxtpl's own path.
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 from docx.oxml.ns import nsmap, qn
 from docx.oxml.parser import element_class_lookup
@@ -31,6 +32,8 @@ BODY_MARK = "wenshu-rendered-body"
 BODY_START = re.compile(r"<w:body((?:\s[^>]*?)?)(/?>)")
 XMLNS = re.compile(r'\sxmlns:([\w.-]+)="([^"]*)"')
 TAG_NAME = re.compile(r"[^\s/>!?]+")
+MOVES_PER_DECLARATION = 4
+"""Elements moved one by one per declaration found, at most, before docxtpl's whole move is cheaper."""
 W = nsmap["w"]
 
 
@@ -56,8 +59,8 @@ def parse_in_document(root: etree._Element, xml: str) -> etree._Element | None:
         return None
     if document is None or document.tag != qn("w:document") or len(parser.error_log):
         return None
-    if declaring:
-        _move_declaring_elements(document, declaring)
+    if declaring and not _move_declaring_elements(document, declaring):
+        return None
     return document
 
 
@@ -96,8 +99,9 @@ def _body_start_without_inherited(start: re.Match, nsmap: dict) -> str | None:
     return f"<w:body{' ' + attributes if attributes else ''}{start.group(2)}"
 
 
-def _declaring_names(body_xml: str, content: int) -> set[str] | None:
-    """Local names of the tags past ``content`` that carry an ``xmlns`` declaration; None when unsure.
+def _declaring_names(body_xml: str, content: int) -> Counter[str] | None:
+    """Local names of the tags past ``content`` that carry ``xmlns`` declarations (with how many
+    declarations each name carries); None when unsure.
 
     An ``xmlns`` with a ``<`` before it and no ``>`` between is inside that tag (a raw ``<`` is in
     no text or attribute value): a declaration, or at worst an attribute value naming one, which
@@ -105,7 +109,7 @@ def _declaring_names(body_xml: str, content: int) -> set[str] | None:
     text (a report that mentions xmlns), but could follow a raw ``>`` in an attribute value: rather
     than guess, or move every element of a name found in text, we leave the body to docxtpl.
     """
-    names: set[str] = set()
+    names: Counter[str] = Counter()
     at = body_xml.find("xmlns", content)
     while at != -1:
         tag = body_xml.rfind("<", content, at)
@@ -113,20 +117,29 @@ def _declaring_names(body_xml: str, content: int) -> set[str] | None:
             return None
         name = TAG_NAME.match(body_xml, tag + 1)
         if name is not None:
-            names.add(name.group(0).rpartition(":")[2])
+            names[name.group(0).rpartition(":")[2]] += 1
         at = body_xml.find("xmlns", at + 5)
     return names
 
 
-def _move_declaring_elements(document: etree._Element, names: set[str]) -> None:
-    """Each body element of these local names moved in as docxtpl's ``map_tree`` would move it."""
+def _move_declaring_elements(document: etree._Element, names: Counter[str]) -> bool:
+    """Each body element of these local names moved in as docxtpl's ``map_tree`` would move it.
+
+    False, having moved nothing, when the names match many more elements than there are
+    declarations (a ``<w:r xmlns:…>`` would have us move every run): docxtpl's move of the whole
+    body is then the cheaper way to the same bytes.
+    """
     body = document.find(qn("w:body"))
+    candidates = list(body.iter(*(f"{{*}}{name}" for name in names)))
+    if len(candidates) > MOVES_PER_DECLARATION * names.total() + 64:
+        return False
     parser = _parser()
     moved: set[etree._Element] = set()
-    for element in list(body.iter(*(f"{{*}}{name}" for name in names))):
+    for element in candidates:
         if element is body or any(ancestor in moved for ancestor in element.iterancestors()):
             continue  # inside a subtree already moved, which the move took care of
         copy = etree.fromstring(etree.tostring(element, encoding="unicode", with_tail=False), parser=parser)
         copy.tail = element.tail
         element.getparent().replace(element, copy)
         moved.add(element)
+    return True
