@@ -3,10 +3,12 @@
 Mixed work, as integrators send it: the invoice as DOCX and as PDF, the flagship annual report as
 PDF + DOCX; half the clients hold ``?wait=``, the others POST and then wait with ``GET ?wait=``;
 every tenth finished job is downloaded. Every N/10 renders (every 1 000 by default) it prints
-the RSS of the API, of the worker processes and of LibreOffice (its server and soffice), open file
-descriptors (API + workers), Redis ``used_memory`` and the result store's size, then the growth per
-1 000 renders of each between the first checkpoint (after warm-up) and the last. It ends with the
-bytes one job keeps in Redis (``MEMORY USAGE`` of each of its keys).
+the RSS of the API, of the worker processes (the pool's included) and of LibreOffice (everything
+below a worker: its server, oosplash, soffice; read by ``worker.memory.memory_samples``, the walk the
+worker's own metrics use), open file descriptors (API, pool and workers), Redis ``used_memory``
+and the result store's size, then the growth per 1 000 renders of each between the first
+checkpoint (after warm-up) and the last. It ends with the bytes one job keeps in Redis
+(``MEMORY USAGE`` of each of its keys).
 
 Usage::
 
