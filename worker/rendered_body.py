@@ -14,9 +14,10 @@ Besides moving, lxml's move drops every namespace declaration an ancestor alread
   only the elements that carry a declaration: each is re-parsed alone and put in its place, the
   same lxml move as docxtpl's but of a few small subtrees.
 
-Whatever we cannot vouch for (XML the recovering parser had to mend, a body tag that binds a
-URI the document declares under another prefix, default namespaces) gives None, and the caller
-takes docxtpl's own path.
+Whatever we cannot vouch for, or would move more slowly than docxtpl (XML the recovering parser
+had to mend, a body tag that binds a URI the document declares under another prefix, default
+namespaces, text that mentions ``xmlns``, a declaration on a tag hundreds of elements share)
+gives None, and the caller takes docxtpl's own path.
 """
 
 from __future__ import annotations
