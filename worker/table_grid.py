@@ -35,16 +35,11 @@ def fix_grids(document: etree._Element) -> None:
         grid = table.find(GRID)
         if grid is None:
             raise Unsettled("a table without w:tblGrid")
-        spans = {next(span.iterancestors(TR), None) for span in table.iter(SPAN)}
-        if not spans and max(_cell_counts(table.iter(TR)), default=0) == len(grid.findall(COL)):
-            continue  # rows go by, none kept: a list of every row's proxy is what cost most here
         rows = list(table.iter(TR))  # rows of nested tables too, as in docxtpl
-        fix_grid(grid, rows, list(_cell_counts(rows)), spans)
-
-
-def _cell_counts(rows):
-    """How many ``w:tc`` each row has as children (what docxtpl counts, wrapped cells not)."""
-    return (len(row.findall(TC)) for row in rows)
+        cells = [len(row.findall(TC)) for row in rows]
+        spans = {next(span.iterancestors(TR), None) for span in table.iter(SPAN)}
+        if spans or max(cells, default=0) != len(grid.findall(COL)):
+            fix_grid(grid, rows, cells, spans)
 
 
 def fix_grid(grid: etree._Element, rows: list, cells: list[int], spanned: set) -> None:
