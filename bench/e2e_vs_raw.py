@@ -121,11 +121,15 @@ def main() -> None:
             for measure in measures.values():  # warm every path
                 measure()
                 measure()
-            # Interleaved, so the machine's drift (a shared VM) affects all three alike.
+            # Interleaved, so the machine's drift (a shared VM) affects every path alike; the order
+            # rotates each round, so no path always follows the same one (a job's after-work — the
+            # worker's collection, a LibreOffice tidying up — would otherwise always fall on one).
             samples: dict[str, list[float]] = {name: [] for name in measures}
-            for _ in range(args.runs):
-                for name, measure in measures.items():
-                    samples[name].append(timed(measure))
+            names = list(measures)
+            for round_number in range(args.runs):
+                shift = round_number % len(names)
+                for name in names[shift:] + names[:shift]:
+                    samples[name].append(timed(measures[name]))
         finally:
             Stack.stop_proc(proc)
             ours.stop()
