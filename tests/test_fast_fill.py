@@ -46,12 +46,27 @@ def column_loop_template() -> bytes:
     return out.getvalue()
 
 
+def paragraph_template(*texts: str) -> bytes:
+    doc = Document()
+    for text in texts:
+        doc.add_paragraph(text)
+    out = io.BytesIO()
+    doc.save(out)
+    return out.getvalue()
+
+
+ESCAPED_DELIMITERS = paragraph_template("模板写法 {_{ 变量 }_} 与 {_% if x %_}", "{{ note }}")
+
+
 @pytest.mark.parametrize("template, data", [
     (build_template(), report_data(400)),
     (build_template(), dict(report_data(5), title="第一行\n第二行\t制表")),
     (build_template(), dict(report_data(5), title='命名空间 xmlns:w="urn:x" <w:tc>')),
     (column_loop_template(), {"cols": ["甲", "乙", "丙", "丁"], "note": "四列"}),
-], ids=["long-table", "listing-characters", "text-that-reads-like-xml", "column-loop"])
+    (ESCAPED_DELIMITERS, {"note": "说明"}),
+    (ESCAPED_DELIMITERS, {"note": "数据里的 {_{ 不是标记 }_}"}),
+], ids=["long-table", "listing-characters", "text-that-reads-like-xml", "column-loop", "escaped-delimiters",
+        "escaped-delimiters-in-data"])
 def test_fill_gives_docxtpls_bytes(template, data):
     assert parts(render_docx(template, data)) == parts(docxtpl_bytes(template, data))
 
@@ -77,6 +92,11 @@ def test_our_templates_fill_to_docxtpls_bytes(folder):
     ours, theirs = parts(render_docx(template, data)), parts(docxtpl_bytes(template, data))
     assert {k: SEAL_Z_ORDER.sub(b"", v) for k, v in ours.items()} == \
         {k: SEAL_Z_ORDER.sub(b"", v) for k, v in theirs.items()}
+
+
+def test_escaped_delimiters_print_as_jinjas():
+    document = parts(render_docx(ESCAPED_DELIMITERS, {"note": "说明"}))["word/document.xml"].decode()
+    assert "{{ 变量 }}" in document and "{% if x %}" in document
 
 
 def test_column_loop_still_widens_the_grid():

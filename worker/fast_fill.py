@@ -68,7 +68,8 @@ class LinearFill:
                                     for line in src_xml.splitlines()[line_number:line_number + 7]]
             raise
         dst_xml = _join_paragraphs(dst_xml)
-        dst_xml = dst_xml.replace("{_{", "{{").replace("}_}", "}}").replace("{_%", "{%").replace("%_}", "%}")
+        if "{" in dst_xml or "}" in dst_xml:  # docxtpl's escaped delimiters {_{ }_} {_% %_} each hold one
+            dst_xml = dst_xml.replace("{_{", "{{").replace("}_}", "}}").replace("{_%", "{%").replace("%_}", "%}")
         return self.resolve_listing(dst_xml)
 
     def resolve_listing(self, xml: str) -> str:
