@@ -29,33 +29,18 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from copy import deepcopy
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from docx import Document  # noqa: E402
 from docxtpl import DocxTemplate  # noqa: E402
 from long_table_report import build_template, report_data  # noqa: E402
+from merged_table_report import merged_template  # noqa: E402
 
 from core.sandbox import make_environment  # noqa: E402
 from worker.render import render_docx  # noqa: E402
 from worker.typed import to_context  # noqa: E402
-
-
-def merged_template() -> bytes:
-    """The same report with a title row merged across the table (a ``gridSpan``, as most official
-    tables have): docxtpl's grid reconciliation has work to do, which our fill used to leave to it."""
-    doc = Document(io.BytesIO(build_template()))
-    table = doc.tables[0]
-    table.rows[0]._tr.addprevious(deepcopy(table.rows[0]._tr))  # a copy of the header row, on top
-    title = table.rows[0]
-    merged = title.cells[0].merge(title.cells[-1])
-    merged.text = "登记表"
-    out = io.BytesIO()
-    doc.save(out)
-    return out.getvalue()
 
 
 def ours(template: bytes, data: dict) -> bytes:

@@ -12,6 +12,7 @@ import pytest
 from docx import Document
 from docxtpl import DocxTemplate
 from long_table_report import build_template, report_data
+from merged_table_report import merged_template
 
 from core.sandbox import make_environment
 from worker.fast_fill import _break_paragraphs, _join_paragraphs
@@ -60,13 +61,14 @@ ESCAPED_DELIMITERS = paragraph_template("模板写法 {_{ 变量 }_} 与 {_% if 
 
 @pytest.mark.parametrize("template, data", [
     (build_template(), report_data(400)),
+    (merged_template(), report_data(400)),
     (build_template(), dict(report_data(5), title="第一行\n第二行\t制表")),
     (build_template(), dict(report_data(5), title='命名空间 xmlns:w="urn:x" <w:tc>')),
     (column_loop_template(), {"cols": ["甲", "乙", "丙", "丁"], "note": "四列"}),
     (ESCAPED_DELIMITERS, {"note": "说明"}),
     (ESCAPED_DELIMITERS, {"note": "数据里的 {_{ 不是标记 }_}"}),
-], ids=["long-table", "listing-characters", "text-that-reads-like-xml", "column-loop", "escaped-delimiters",
-        "escaped-delimiters-in-data"])
+], ids=["long-table", "merged-title-long-table", "listing-characters", "text-that-reads-like-xml", "column-loop",
+        "escaped-delimiters", "escaped-delimiters-in-data"])
 def test_fill_gives_docxtpls_bytes(template, data):
     assert parts(render_docx(template, data)) == parts(docxtpl_bytes(template, data))
 
@@ -97,6 +99,19 @@ def test_our_templates_fill_to_docxtpls_bytes(folder):
 def test_escaped_delimiters_print_as_jinjas():
     document = parts(render_docx(ESCAPED_DELIMITERS, {"note": "说明"}))["word/document.xml"].decode()
     assert "{{ 变量 }}" in document and "{% if x %}" in document
+
+
+def test_no_template_here_needs_docxtpls_slow_path(monkeypatch):
+    """Speed without a timing: every template we ship or test against fills without docxtpl's own
+    re-parse, cell walk and node-by-node move (a regression would be silent otherwise)."""
+    for name in ("fix_tables", "map_tree"):
+        monkeypatch.setattr(DocxTemplate, name, lambda self, *args, name=name: pytest.fail(f"docxtpl's {name} ran"))
+    render_docx(build_template(), report_data(300))
+    render_docx(merged_template(), report_data(300))
+    for folder in OUR_TEMPLATES:
+        render_docx((folder / "template.docx").read_bytes(), json.loads((folder / "sample.json").read_text("utf-8")))
+    for case in PEER_CASES:
+        render_docx((CORPUS / "templates" / case["template"]).read_bytes(), case["data"])
 
 
 def test_column_loop_still_widens_the_grid():
