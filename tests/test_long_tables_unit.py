@@ -59,6 +59,15 @@ def test_long_table_becomes_chunks_each_starting_with_the_header(filled):
     assert [len(t.findall("w:tr", NS)) for t in tables] == [1 + 100 + 50] * 9 + [1 + 100]
 
 
+def test_every_chunk_but_the_first_starts_a_page_and_no_row_inside_a_table_breaks_one(filled):
+    docx, _ = chunk_long_tables(filled[1000], 100)
+    tables = body_of(docx).findall("w:tbl", NS)
+    starts = [[tr.find("w:tc/w:p/w:pPr/w:pageBreakBefore", NS) is not None for tr in t.findall("w:tr", NS)]
+              for t in tables]
+    assert [row[0] for row in starts] == [False] + [True] * 9
+    assert not any(any(row[1:]) for row in starts)  # the overlap copies carry no break
+
+
 def seam_names(docx: bytes) -> list[str]:
     return [b.get(f"{{{W}}}name") for b in body_of(docx).iter(f"{{{W}}}bookmarkStart")]
 

@@ -7,9 +7,11 @@ elements are merged back into one table on import.
 
 So before conversion, each top-level table with more than ``2 × chunk_rows`` body rows becomes chunks
 of ``chunk_rows`` rows. Every chunk is a copy of the table's properties and grid and starts with
-copies of the header rows (``w:tblHeader``); every chunk but the last also ends with copies of the
-next chunk's first ``chunk_rows // 2`` rows (the *overlap*). Between two chunks stands a *seam*: an
-empty paragraph of hidden text, 1 twip high, without spacing, whose bookmark names the overlap.
+copies of the header rows (``w:tblHeader``); every chunk but the first starts a page
+(``w:pageBreakBefore``, which LibreOffice puts on the table as it imports it); every chunk but the
+last also ends with copies of the next chunk's first ``chunk_rows // 2`` rows, at most
+``MAX_OVERLAP_ROWS`` (the *overlap*). Between two chunks stands a *seam*: an empty paragraph of
+hidden text, 1 twip high, without spacing, whose bookmark names the overlap.
 
 The overlap is what makes the seams invisible: once LibreOffice has loaded the document, the UNO
 server (worker/lo_seams.py) finds, seam by seam, the shared row where a page really breaks, cuts the
@@ -32,6 +34,9 @@ SEAM_BOOKMARK = "_wenshu_seam_"
 """Name prefix of the bookmark in each seam paragraph (worker/lo_seams.py finds seams by it)."""
 FOREIGN_SEAM_BOOKMARK = "_wenshu_kept_"
 """What a template's own bookmark named like a seam is renamed to before conversion."""
+MAX_OVERLAP_ROWS = 60
+"""Most rows a chunk shares with the next: more than a page holds of one-line rows (~45 on A4), fewer
+than half of a big chunk, since every shared row is laid out twice while the document loads."""
 BOOKMARK_ID_BASE = 900000
 """First ``w:id`` of our seam bookmarks: far above the ids Word or docxtpl give theirs."""
 
@@ -74,18 +79,37 @@ def seam_paragraph(number: int, overlap: int) -> etree._Element:
     return p
 
 
+def break_page_before(tr: etree._Element) -> None:
+    """Start ``tr``'s table on a new page: ``w:pageBreakBefore`` on its first paragraph.
+
+    LibreOffice moves that break onto the table as it imports it, so every chunk starts a page
+    from the first layout on; setting the breaks over UNO afterwards would lay the document out again.
+    """
+    paragraph = tr.find(f"{_w('tc')}/{_w('p')}")
+    if paragraph is None:
+        return
+    ppr = paragraph.find(_w("pPr"))
+    if ppr is None:
+        ppr = etree.Element(_w("pPr"))
+        paragraph.insert(0, ppr)
+    if ppr.find(_w("pageBreakBefore")) is None:
+        leading = sum(1 for _ in ppr.iterchildren(_w("pStyle"), _w("keepNext"), _w("keepLines")))
+        ppr.insert(leading, etree.Element(_w("pageBreakBefore")))  # schema order: after those three
+
+
 def split_table(tbl: etree._Element, chunk_rows: int, first_seam: int = 0) -> list[etree._Element]:
     """``tbl`` as a list of elements (tables and seams) to put in its place; ``[tbl]`` if short.
 
     Every table but the last also ends with copies of the next chunk's first ``chunk_rows // 2``
-    rows (the overlap), from which the UNO server picks the row where a page really breaks.
+    rows, at most ``MAX_OVERLAP_ROWS`` (the overlap), from which the UNO server picks the row where
+    a page really breaks.
     """
     rows = list(tbl.iterchildren(_w("tr")))
     heads = header_rows(tbl)
     body = rows[len(heads):]
     if len(body) <= 2 * chunk_rows:
         return [tbl]
-    overlap = max(1, chunk_rows // 2)
+    overlap = max(1, min(chunk_rows // 2, MAX_OVERLAP_ROWS))
     shell = etree.Element(tbl.tag, nsmap=tbl.nsmap)
     shell.extend(copy.deepcopy(child) for child in tbl if child.tag != _w("tr"))
     chunks = [tbl]
@@ -99,6 +123,8 @@ def split_table(tbl: etree._Element, chunk_rows: int, first_seam: int = 0) -> li
         shared = following.findall(_w("tr"))[len(heads):len(heads) + overlap]
         chunk.extend(copy.deepcopy(tr) for tr in shared)
         pieces += [chunk, seam_paragraph(first_seam + n, len(shared))]
+    for chunk in chunks[1:]:  # after the overlap was copied: no break inside a table
+        break_page_before(chunk.find(_w("tr")))
     return [*pieces, chunks[-1]]
 
 
