@@ -1,8 +1,11 @@
 """The Jinja environment every render and every rule expression runs in.
 
-Always a :class:`jinja2.sandbox.SandboxedEnvironment` with autoescape on: templates and rules come
-from outside (uploaded .docx, rules.json), and docxtpl's default environment lets a template reach
-``os.popen`` (docxtpl issue #632). Autoescape keeps ``<`` and ``&`` in data from corrupting the XML.
+Always a :class:`jinja2.sandbox.ImmutableSandboxedEnvironment` with autoescape on: templates and
+rules come from outside (uploaded .docx, rules.json), and docxtpl's default environment lets a
+template reach ``os.popen`` (docxtpl issue #632). Autoescape keeps ``<`` and ``&`` in data from
+corrupting the XML. *Immutable*: a template reads the data, never changes it — ``append``,
+``update``, ``pop`` and the other mutating methods of lists, dicts and sets are refused, so a loop
+cannot grow the list it walks until the CPU limit stops it with the memory already taken.
 
 Escaping is also the only thing keeping text from becoming Word XML, so nothing may switch it off:
 the filters that mark text as already safe (``safe``, ``forceescape``) or build markup
@@ -26,7 +29,7 @@ from typing import Any
 
 from jinja2 import Template, Undefined, nodes
 from jinja2.exceptions import SecurityError, TemplateSyntaxError
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from . import filters
 
@@ -57,7 +60,7 @@ PASS_THROUGH_FILTERS = frozenset({"default", "d", "length", "count", *filters.FI
 freshly formatted one), never a piece of it. Every other filter refuses them."""
 
 
-class ReportEnvironment(SandboxedEnvironment):
+class ReportEnvironment(ImmutableSandboxedEnvironment):
     """The sandbox, plus a cache of compiled parts keyed by their source.
 
     A template version's XML is the same on every render, and compiling it is ~70 % of docxtpl's

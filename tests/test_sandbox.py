@@ -52,6 +52,24 @@ def test_issue_632_payload_inside_a_docx_fails_and_runs_no_command(tmp_path):
     assert not marker.exists()
 
 
+@pytest.mark.parametrize("source", [
+    "{% for x in items %}{{ items.append(x) }}{% endfor %}",   # would walk a list it keeps growing
+    "{{ row.update({'total': 0}) }}{{ row.total }}",
+    "{{ items.pop() }}{{ row.setdefault('x', 1) }}",
+    "{% set s = items|list %}{{ s.extend(items) }}",
+])
+def test_a_template_cannot_change_the_data_it_reads(source):
+    items, row = [1, 2], {"total": 5}
+    with pytest.raises(SecurityError):
+        make_environment().from_string(source).render(items=items, row=row)
+    assert items == [1, 2] and row == {"total": 5}
+
+
+def test_reading_lists_and_dicts_still_works():
+    source = "{{ items|length }} {{ items.index(2) }} {{ row.get('total') }} {{ row.items()|list|length }}"
+    assert make_environment().from_string(source).render(items=[1, 2], row={"total": 5}) == "2 1 5 1"
+
+
 def test_markup_characters_in_data_are_escaped():
     assert make_environment().from_string("{{ x }}").render(x="<a&b>") == "&lt;a&amp;b&gt;"
 
