@@ -167,3 +167,26 @@ def test_a_damaged_seal_png_is_refused_naming_its_data(pipeline):
     with pytest.raises(InvalidData) as caught:
         pipeline.render(SIGNED, {"seal": {"$seal": {"data": broken}}}, ["docx"])
     assert caught.value.errors[0]["path"] == "/data/seal/$seal/data"
+
+
+def docx_parts(docx: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(docx)) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def test_the_same_request_gives_the_same_document_however_many_came_before():
+    from worker.finishing import finish_docx
+    from worker.render import render_docx
+
+    two_seals = docx_with("{{ seal_a }} 甲方（盖章）", "{{ seal_b }} 乙方（盖章）")
+
+    def produce() -> dict[str, bytes]:
+        filled = render_docx(two_seals, {"seal_a": SEAL, "seal_b": SEAL})
+        return docx_parts(finish_docx(filled, {"watermark": MARK}))
+
+    first = produce()
+    for _ in range(3):
+        produce()  # a long-lived worker has made other seals and watermarks since
+    assert produce() == first
+    stacked = first["word/document.xml"].decode()
+    assert stacked.count('relativeHeight="251659264"') == 1 and stacked.count('relativeHeight="251659265"') == 1

@@ -11,7 +11,6 @@ front of the text (``behindDoc="0"``) or behind it. PNG transparency lets the te
 from __future__ import annotations
 
 import io
-import itertools
 
 from docx.image.image import Image as DocxImage
 from docx.shared import Mm
@@ -24,15 +23,16 @@ from core.typed_media import CheckedSeal
 from .drawing import DrawingImage
 
 WP = "http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing"
-Z_ORDER = itertools.count(251_659_264)  # Word's own starting relativeHeight; each seal above the last
+FIRST_Z_ORDER = 251_659_264  # Word's own starting relativeHeight; each seal of a document above the last
 
 
-def anchor_xml(inline_xml: str, seal: CheckedSeal) -> str:
-    """The ``wp:inline`` python-docx made, as a floating ``wp:anchor`` at the seal's offset."""
+def anchor_xml(inline_xml: str, seal: CheckedSeal, z_order: int = FIRST_Z_ORDER) -> str:
+    """The ``wp:inline`` python-docx made, as a floating ``wp:anchor`` at the seal's offset, stacked
+    at ``z_order`` (``relativeHeight``)."""
     inline = etree.fromstring(inline_xml)
     anchor = etree.Element(f"{{{WP}}}anchor", nsmap=inline.nsmap, attrib={
         "distT": "0", "distB": "0", "distL": "0", "distR": "0", "simplePos": "0",
-        "relativeHeight": str(next(Z_ORDER)), "behindDoc": "1" if seal.behind else "0", "locked": "0",
+        "relativeHeight": str(z_order), "behindDoc": "1" if seal.behind else "0", "locked": "0",
         "layoutInCell": "1", "allowOverlap": "1"})
     etree.SubElement(anchor, f"{{{WP}}}simplePos", x="0", y="0")
     for axis, relative, mm in (("H", "character", seal.offset_x_mm), ("V", "line", seal.offset_y_mm)):
@@ -58,6 +58,16 @@ class AnchoredImage(DrawingImage):
         height = Mm(seal.height_mm) if seal.height_mm is not None else None
         super().__init__(tpl, io.BytesIO(seal.raw), width=Mm(seal.width_mm), height=height)
         self.seal = seal
+        # Stacked in the order the document's seals were made, counted per document (not per
+        # process): the same request gives the same bytes on any worker, however long it has run.
+        self.z_order = FIRST_Z_ORDER + _seals_made(tpl)
 
     def drawing(self, inline_xml: str) -> str:
-        return anchor_xml(inline_xml, self.seal)
+        return anchor_xml(inline_xml, self.seal, self.z_order)
+
+
+def _seals_made(tpl: DocxTemplate) -> int:
+    """How many seals of ``tpl``'s document were made before this one."""
+    made = getattr(tpl, "_wenshu_seals_made", 0)
+    tpl._wenshu_seals_made = made + 1
+    return made

@@ -17,8 +17,6 @@ all a header part of its own is added, holding nothing but the watermark.
 
 from __future__ import annotations
 
-import itertools
-
 from lxml import etree
 
 from core.finish_options import CheckedWatermark
@@ -30,7 +28,7 @@ R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 V = "urn:schemas-microsoft-com:vml"
 OFFICE = "urn:schemas-microsoft-com:office:office"
 FONT = "Noto Sans CJK SC"
-SHAPE_IDS = itertools.count(3073)  # o:spid numbers above those Word gives its own shapes
+FIRST_SHAPE_ID = 3073  # o:spid numbers above those Word gives its own shapes
 
 
 def text_width(text: str) -> float:
@@ -38,9 +36,9 @@ def text_width(text: str) -> float:
     return sum(1.0 if ord(c) > 0x2E80 else 0.6 for c in text)
 
 
-def watermark_run(mark: CheckedWatermark) -> etree._Element:
-    """A ``w:r`` holding Word's watermark shape: the text path, rotated, centred, behind the text."""
-    number = next(SHAPE_IDS)
+def watermark_run(mark: CheckedWatermark, number: int) -> etree._Element:
+    """A ``w:r`` holding Word's watermark shape (id ``number``, unique in the document): the text
+    path, rotated, centred, behind the text."""
     style = (f"position:absolute;margin-left:0;margin-top:0;width:{mark.size_pt * text_width(mark.text):.1f}pt;"
              f"height:{mark.size_pt:.1f}pt;rotation:{(-mark.angle) % 360:g};z-index:-251654144;"
              "mso-position-horizontal:center;mso-position-horizontal-relative:margin;"
@@ -83,11 +81,12 @@ def add_watermark(package: Package, mark: CheckedWatermark) -> None:
             ref = etree.Element(q(W, "headerReference"), {q(W, "type"): kind, q(R, "id"): rel_id})
             sect_pr.insert(0, ref)
         marked.update(inherited[kind] for kind in header_types(sect_pr, even_and_odd))
-    for rel_id in marked:
+    # Numbered in a fixed order from a fixed start: the same request gives the same bytes.
+    for number, rel_id in enumerate(sorted(marked), FIRST_SHAPE_ID):
         name = package.targets[rel_id]
         header = etree.fromstring(package.parts[name])
         paragraph = header.find(q(W, "p"))
         if paragraph is None:
             paragraph = etree.SubElement(header, q(W, "p"))
-        paragraph.append(watermark_run(mark))
+        paragraph.append(watermark_run(mark, number))
         package.parts[name] = etree.tostring(header, xml_declaration=True, encoding="UTF-8")
