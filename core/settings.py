@@ -85,10 +85,10 @@ class Settings:
     convert_timeout_per_mib: float = _setting(8.0, "Seconds added to WENSHU_CONVERT_TIMEOUT per MiB of the "
                                               "document's text (word/document.xml), up to twice it: a 10 000-row "
                                               "table is ~9 MiB.", minimum=0)
-    long_table_chunk_rows: int = _setting(300, "Tables longer than twice this many rows are converted as chunks of "
+    long_table_chunk_rows: int = _setting(500, "Tables longer than twice this many rows are converted as chunks of "
                                           "this many (LibreOffice lays out one long table in quadratic time); 0: off. "
-                                          "Measured at 10 000 rows: chunks of 100, 200, 300 rows cost 88, 60, 48 s of "
-                                          "LibreOffice CPU (fewer seams to mend).", minimum=0)
+                                          "Measured (bench/big_tables.py, 10 000 rows): chunks of 300, 500, 800 rows "
+                                          "convert in 55, 38, 41 s.", minimum=0)
     long_table_min_rows: int = _setting(1000, "Only tables of more rows than this are chunked: one table costs "
                                         "quadratic time, chunks close to linear time (LibreOffice CPU measured: "
                                         "1 000 rows 3.8 s whole, 4.0 s chunked; 2 000 rows 13.9 s, 5.8 s).",
