@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
+from importlib.metadata import version
 from pathlib import Path
 
 from redis import Redis
@@ -25,9 +26,15 @@ from .template_checks import check_template
 
 _ROOT = Path(__file__).resolve().parent.parent
 CHECK_SOURCES = ("core/docx_safety.py", "core/docx_package.py", "core/docx_parts.py", "service/lint.py",
-                 "service/template_checks.py", "core/sandbox.py")
-"""The modules whose code decides whether a template passes."""
-CHECK_VERSION = hashlib.sha256(b"".join((_ROOT / name).read_bytes() for name in CHECK_SOURCES)).hexdigest()[:16]
+                 "service/template_checks.py", "core/sandbox.py", "core/filters.py", "core/variables.py",
+                 "core/skeleton.py")
+"""The modules whose code decides whether a template passes: every module of ours the checks import
+(the filters a tag may name, the variable walk), so a deployment that changes any of them re-checks
+(tests/test_hostile_stop4_check_cache.py keeps this list complete)."""
+CHECK_LIBRARIES = ("jinja2", "lxml", "docxtpl")
+"""The libraries whose versions decide it too (Jinja's parser, docxtpl's patch_xml, lxml's XML parser)."""
+CHECK_VERSION = hashlib.sha256(b"".join((_ROOT / name).read_bytes() for name in CHECK_SOURCES)
+                               + " ".join(map(version, CHECK_LIBRARIES)).encode()).hexdigest()[:16]
 
 
 def check_digest(docx: bytes) -> str:
