@@ -44,7 +44,7 @@ from .keys import Keys
 from .result_index import ExpiryIndex, sweep_store
 from .settings import Settings
 
-JOB_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+JOB_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")  # \Z: "$" would also let a trailing newline through
 """What a job id (or any id a file is filed under) may look like: never a path."""
 SWEEP_GRACE_SECONDS = 300
 """Files younger than this (or than WENSHU_RESULT_TTL, if shorter) are never swept: a file filed

@@ -19,7 +19,7 @@ from core.result_stores import content_disposition
 
 from .state import state
 
-JOB_ID = re.compile(r"^[0-9a-f]{32}$")
+JOB_ID = re.compile(r"^[0-9a-f]{32}\Z")  # \Z: "$" would also let a trailing newline through
 """What a render or batch id looks like (uuid4 hex); anything else is unknown without a lookup."""
 UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
 
