@@ -15,6 +15,7 @@ from long_table_report import build_template, report_data
 from merged_table_report import merged_template
 
 from core.sandbox import make_environment
+from helpers import docx_with
 from worker.fast_fill import _break_paragraphs, _join_paragraphs
 from worker.render import render_docx
 from worker.typed import to_context
@@ -47,16 +48,7 @@ def column_loop_template() -> bytes:
     return out.getvalue()
 
 
-def paragraph_template(*texts: str) -> bytes:
-    doc = Document()
-    for text in texts:
-        doc.add_paragraph(text)
-    out = io.BytesIO()
-    doc.save(out)
-    return out.getvalue()
-
-
-ESCAPED_DELIMITERS = paragraph_template("模板写法 {_{ 变量 }_} 与 {_% if x %_}", "{{ note }}")
+ESCAPED_DELIMITERS = docx_with("模板写法 {_{ 变量 }_} 与 {_% if x %_}", "{{ note }}")
 
 
 @pytest.mark.parametrize("template, data", [
