@@ -57,7 +57,8 @@ def get_template(name: str):
 @bp.put("/v1/templates/<name>")
 def put_template(name: str):
     docx = _uploaded_docx()
-    meta = _json_part("meta") or {}
+    meta = _json_part("meta")
+    meta = {} if meta is None else meta  # not `or {}`: false, 0, "" and [] are no object either
     if not isinstance(meta, dict):
         raise BadRequest(f"the 'meta' part must be a JSON object, got {type(meta).__name__}",
                          errors=[{"path": "meta", "message": "not a JSON object"}])
