@@ -31,7 +31,6 @@ from core.webhooks import deliver_in_background
 
 from .doc_metadata import with_document_metadata
 from .libreoffice import Supervisor
-from .memory import release_freed_memory
 from .pipeline import Output, Pipeline
 
 log = logging.getLogger("wenshu.worker")
@@ -55,8 +54,8 @@ def render_job(raw: dict[str, Any]) -> None:
         if job is None or not job.retries_left:
             engine.fail_unexpectedly(payload)
         raise
-    finally:
-        release_freed_memory()  # else glibc keeps each render's freed heap: RSS +100 KB per job
+    # Memory is released by the worker after the whole job (runner.WenshuWorker.perform_job), once
+    # RQ's bookkeeping is done and the client waiting on this job already has its answer.
 
 
 def _metric_template(payload: RenderPayload) -> str:
