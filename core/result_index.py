@@ -9,7 +9,7 @@ after its last change, which follows the write). The sweep reads only the entrie
 (``ZRANGEBYSCORE``), asks once per job whether its document still exists, deletes the files of the
 jobs whose document is gone — by name, so S3 needs no listing at all, one DeleteObjects per 1 000
 files — and re-checks the others a grace period later (their document was changed after the files
-were written). A member per file costs ~130 bytes of Redis (measured: bench/sweep_index.py).
+were written). A member per file costs ~190 bytes of Redis (193 measured by bench/sweep_index.py over 20 000).
 
 What the index misses — files written before it existed, or an index lost with Redis's data — is
 found by the store's full scan, which the worker pool still runs, but once a day (``RECONCILE_SECONDS``)
