@@ -21,7 +21,9 @@ from .state import state
 
 JOB_ID = re.compile(r"^[0-9a-f]{32}\Z")  # \Z: "$" would also let a trailing newline through
 """What a render or batch id looks like (uuid4 hex); anything else is unknown without a lookup."""
-UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
+UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f-\x9f/\\:*?"<>|\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]+')
+"""What no file name keeps: control characters (C0, C1 and Unicode's line separators), path and shell
+punctuation, and the bidirectional controls that make ``发票\u202egpj.exe`` display as ``发票exe.jpg``."""
 
 
 def basename(requested: str | None, template: str) -> str:

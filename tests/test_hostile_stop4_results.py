@@ -91,3 +91,16 @@ def test_a_hostile_id_in_a_url_is_a_404_problem(app, route, job_id):
 @pytest.mark.parametrize("job_id", HOSTILE_IDS)
 def test_deleting_a_hostile_id_is_a_404_problem(app, job_id):
     assert_problem(app.test_client().delete(f"/v1/renders/{job_id}"), 404)
+
+
+@pytest.mark.parametrize("requested, expected", [
+    ("发票\u202egpj.exe", "发票_gpj.exe"),  # displayed as 发票exe.jpg with the override kept
+    ("报告\u2066\u2069\u200f\u061c", "报告"),
+    ("第一行\u2028第二行\u2029\x85尾", "第一行_第二行_尾"),
+    ("../../etc/passwd", "etc_passwd"),
+    ("年度报告.pdf", "年度报告"),
+    ("\u202e\u202e", "document"),
+])
+def test_a_requested_file_name_loses_controls_that_would_disguise_it(requested, expected):
+    name = downloads.basename(requested, "letter")
+    assert name == expected
