@@ -201,12 +201,19 @@ class Settings:
         return replace(self, **changes)
 
     @property
+    def max_convert_timeout(self) -> float:
+        """The most one conversion may take: WENSHU_CONVERT_TIMEOUT grows with the document's text
+        (WENSHU_CONVERT_TIMEOUT_PER_MIB) up to twice itself (worker/long_tables.conversion_timeout)."""
+        return 2 * self.convert_timeout
+
+    @property
     def job_timeout(self) -> int:
-        """Seconds RQ lets one job run: a render, a conversion retried once on a fresh instance, slack.
+        """Seconds RQ lets one job run: a render, a conversion at its cap retried once on a fresh
+        instance (a crash), slack.
 
         The one formula the API (when enqueueing) and the pool (when draining) both use.
         """
-        return int(self.render_timeout + 2 * self.convert_timeout + 60)
+        return int(self.render_timeout + 2 * self.max_convert_timeout + 60)
 
 
 def env_name(field_name: str) -> str:

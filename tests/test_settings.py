@@ -53,6 +53,7 @@ def test_every_setting_is_documented_with_a_sentence():
     assert all(doc.strip().endswith(".") for *_, doc in rows)
 
 
-def test_the_job_timeout_covers_a_render_and_a_retried_conversion():
+def test_the_job_timeout_covers_a_render_and_a_retried_conversion_at_its_cap():
     s = Settings(render_timeout=5, convert_timeout=120)
-    assert s.job_timeout >= s.render_timeout + 2 * s.convert_timeout
+    assert s.max_convert_timeout == 240
+    assert s.job_timeout >= s.render_timeout + 2 * s.max_convert_timeout

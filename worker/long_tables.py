@@ -185,8 +185,8 @@ def conversion_timeout(settings: Settings, docx: bytes) -> float:
     """Seconds the conversion of ``docx`` may take: the base limit plus a share per MiB of its text.
 
     A 10 000-row report must finish under the defaults, and a one-page letter must still be stopped
-    quickly when LibreOffice hangs on it. Capped at twice ``convert_timeout`` so the job's own
-    timeout (``Settings.job_timeout``) still covers the conversion. Bytes that are no .docx get the base.
+    quickly when LibreOffice hangs on it. Capped at ``Settings.max_convert_timeout``, which the job's
+    own timeout (``Settings.job_timeout``) covers twice (a retry). Bytes that are no .docx get the base.
     """
     base = settings.convert_timeout
     try:
@@ -194,4 +194,4 @@ def conversion_timeout(settings: Settings, docx: bytes) -> float:
             size = package.getinfo("word/document.xml").file_size
     except (zipfile.BadZipFile, KeyError, ValueError):
         return base
-    return min(2 * base, base + settings.convert_timeout_per_mib * size / 2**20)
+    return min(settings.max_convert_timeout, base + settings.convert_timeout_per_mib * size / 2**20)
