@@ -155,3 +155,29 @@ def test_pages_keep_the_numbering_the_templates_own_restart_gives_them(conversio
     chunked, whole = ([int(n) for page in pages for n in re.findall(r"—(\d+)—", page)] for pages in conversions)
     assert chunked[:2] == whole[:2]
     assert chunked[1:] == list(range(whole[1], whole[1] + len(chunked) - 1))
+
+
+def interleaved_header_template() -> bytes:
+    """A header row, then a loop of two rows of which the second is flagged ``w:tblHeader`` too (Word
+    ignores the flag past the leading rows): with chunks of an odd number of rows, chunks start with
+    such a row, which then leads the chunk right after its header copy."""
+    doc = Document()
+    table = doc.add_table(rows=5, cols=2)
+    table.style = "Table Grid"
+    table.rows[0].cells[0].text = "表头"
+    _mark(table.rows[0], "w:tblHeader")
+    table.rows[1].cells[0].text = "{%tr for r in rows %}"
+    table.rows[2].cells[0].text = "甲项第{{ r }}号"
+    table.rows[3].cells[0].text = "乙项第{{ r }}号"
+    _mark(table.rows[3], "w:tblHeader")
+    table.rows[4].cells[0].text = "{%tr endfor %}"
+    return _saved(doc)
+
+
+def test_rows_flagged_as_header_past_the_leading_rows_show_once_when_a_chunk_starts_with_them():
+    settings = Settings(env="test", convert_timeout=600, long_table_min_rows=0, long_table_chunk_rows=11)
+    with Pipeline(settings) as pipeline:
+        pdf = pipeline.render(interleaved_header_template(), {"rows": list(range(1, 61))}, ("pdf",))["pdf"]
+    text = squash(pdf_text(pdf))
+    assert [int(n) for n in LABEL_A.findall(text)] == list(range(1, 61))
+    assert [int(n) for n in LABEL_B.findall(text)] == list(range(1, 61))
