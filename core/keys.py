@@ -12,7 +12,7 @@ Key layout (prefix ``wenshu`` by default)::
     {p}:tpl:{name}:versions      list of versions, oldest first
     {p}:tpl:{name}:v:{version}   hash: docx, schema, rules, sample, meta (``:v:`` so that no
                                  version can be read as the ``versions`` list)
-    {p}:adhoc:{version}          an ad-hoc template's .docx, TTL result_ttl
+    {p}:adhoc:{sha256}           an ad-hoc template's .docx under its whole SHA-256 (its version), TTL result_ttl
     {p}:checked:{sha256}         an ad-hoc template's bytes passed the checks (check code version
                                  + bytes hashed), TTL result_ttl (service/check_cache.py)
     {p}:metrics:*                counters and histograms (core/metrics.py)

@@ -43,8 +43,13 @@ VERSION_PATTERN = re.compile(r"^[0-9a-f]{12}$")
 
 
 def version_of(docx: bytes) -> str:
-    """Content address of an ad-hoc .docx (no contract): first 12 hex digits of its SHA-256."""
-    return hashlib.sha256(docx).hexdigest()[:12]
+    """Content address of an ad-hoc .docx (no contract): its whole SHA-256, in hex.
+
+    The bytes are stored under it for every client's jobs to fetch, so it must not collide: 12 hex
+    digits (48 bits, as registered versions are shown) can be matched by a crafted .docx in about a
+    GPU-day of hashing, and the forgery would then replace a common form in other clients' renders.
+    """
+    return hashlib.sha256(docx).hexdigest()
 
 
 def bundle_version(docx: bytes, contract: dict[str, Any]) -> str:

@@ -212,11 +212,27 @@ def test_adhoc_multipart_render_fills_the_uploaded_template(client, data_as_file
     doc = response.get_json()
     assert response.status_code == 200 and doc["status"] == "finished", doc
     assert doc["template"]["name"] == "ad-hoc"
-    assert doc["template"]["version"] == hashlib.sha256(template).hexdigest()[:12]
+    assert doc["template"]["version"] == hashlib.sha256(template).hexdigest()
     assert [f["name"] for f in doc["files"]] == ["通知.pdf", "通知.docx"]
     text = squash(pdf_text(client.get(doc["files"][0]["url"]).data))
     assert "致张三：" in text and "金额1,234,567元" in text
     assert "张三" in docx_text(client.get(doc["files"][1]["url"]).data)
+
+
+def test_an_adhoc_template_is_stored_and_fetched_under_its_whole_digest(client, app):
+    """Stored under 12 hex digits (48 bits), a .docx crafted to share them (about 2^48 hashes) replaced
+    the victim's bytes between its upload and its job: the job rendered the forgery. Under the whole
+    SHA-256 no other bytes can take the victim's key; bytes under the short prefix are never read."""
+    st = app.extensions["wenshu"]
+    victim = docx_with("收款人 {{ who }}")
+    digest = hashlib.sha256(victim).hexdigest()
+    st.redis.set(st.keys.adhoc(digest[:12]), docx_with("FORGED {{ who }}"))
+    doc = adhoc(client, victim, {"who": "李四"}).get_json()
+    assert doc["status"] == "finished", doc
+    assert doc["template"]["version"] == digest
+    assert st.redis.get(st.keys.adhoc(digest)) == victim
+    text = squash(pdf_text(client.get(doc["files"][0]["url"]).data))
+    assert "收款人李四" in text and "FORGED" not in text
 
 
 def test_adhoc_render_defaults_to_one_pdf(client):
