@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import re
+import sys
 import zipfile
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -34,6 +35,12 @@ _TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
 _SAFE_PARSER = etree.XMLParser(resolve_entities=False, no_network=True)
 
 
+INT_BYTES = sys.getsizeof(10**6)
+"""A line's paragraph number (small ints are shared, larger ones are not)."""
+REF_BYTES = 200
+"""One (line, path) reference: a tuple, an int and a short string."""
+
+
 class PartMap:
     """Paragraph texts of one part and, per line of the patched part, its first paragraph."""
 
@@ -49,8 +56,9 @@ class PartMap:
             self.refs = references(parse(source))
         except Exception:  # noqa: BLE001 - the part rendered, so it parses; paths are a bonus
             self.refs = []
-        self.weight = 4 * sum(map(len, self.texts)) + 8 * len(self.starts) + 100 * len(self.refs)
-        """Roughly the bytes this map holds (what bounds the cache of maps)."""
+        self.weight = (sys.getsizeof(self.texts) + sum(map(sys.getsizeof, self.texts))
+                       + sys.getsizeof(self.starts) + INT_BYTES * len(self.starts) + REF_BYTES * len(self.refs))
+        """The bytes this map holds, Python's object overheads included (what bounds the cache of maps)."""
 
     def span(self, line: int | None) -> range:
         """Paragraph numbers whose tags can be on ``line``: its own and removed ones after it."""
