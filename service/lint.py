@@ -36,6 +36,7 @@ from core.skeleton import skeleton
 
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 _P, _T, _TR, _TC = (f"{{{W}}}{n}" for n in ("p", "t", "tr", "tc"))
+_TBL, _TBL_GRID = f"{{{W}}}tbl", f"{{{W}}}tblGrid"
 
 # Parts docxtpl renders (document body, headers, footers, footnotes) plus endnotes, which a
 # template author would expect to behave the same; listed in the order an author reads them.
@@ -89,7 +90,7 @@ def lint_docx(data: bytes) -> dict[str, Any]:
     for name, raw in parts.items():
         root = etree.fromstring(raw, etree.XMLParser(resolve_entities=False, no_network=True))
         linter = _PartLinter(name, env)
-        found = linter.run(root)
+        found = linter.run(root) + _tables_without_grid(name, root)
         ast, whole = _parse_part(name, root, env)
         problems.extend(found or whole)
         if ast is not None:
@@ -103,6 +104,16 @@ def lint_docx(data: bytes) -> dict[str, Any]:
     nested = tree_of.tree(trie)
     return {"ok": not problems, "variables": sorted(variables), "problems": problems,
             "variable_tree": nested, "variable_paths": tree_of.paths(nested), "skeleton": skeleton(trie)}
+
+
+def _tables_without_grid(part: str, root: etree._Element) -> list[dict[str, Any]]:
+    """Tables without ``w:tblGrid``: Word always writes one (the schema requires it), and docxtpl's
+    fill fails on such a table with a bare AttributeError on every render, whatever the data."""
+    numbers = {p: i for i, p in enumerate(root.iter(_P), 1)}
+    return [_problem(part, next((numbers[p] for p in table.iter(_P)), None), None,
+                     "a table here has no column grid (w:tblGrid), which Word always writes: "
+                     "open and save the document in Word or WPS")
+            for table in root.iter(_TBL) if table.find(_TBL_GRID) is None]
 
 
 def _part_order(name: str) -> tuple[int, int, str]:

@@ -28,6 +28,8 @@ _TABLE: list[tuple[str, str]] = [
      r"未知标记“\1”：docxtpl 的 \1 级标记写作 \2，“{%”后面不能有空格"),
     (r"unknown tag '(.+?)'", r"未知标记“\1”"),
     (r"empty tag", r"空标记"),
+    (r"a table here has no column grid \(w:tblGrid\), which Word always writes: open and save the document in "
+     r"Word or WPS", r"这里的表格缺少列网格（w:tblGrid），Word 保存的文档总会有：请用 Word 或 WPS 打开后重新保存"),
     (r"'(\w+)' needs a value", r"“\1”需要一个值"),
     (r"'(\w+)' takes no argument", r"“\1”不带参数"),
     (r"'(\w+)' outside an (.+?) block", r"“\1”不在 \2 块内"),

@@ -219,6 +219,22 @@ def test_upload_without_a_file_part_is_400(api, name):
     assert assert_problem(response, 400)["errors"][0]["path"] == "file"
 
 
+def test_a_table_without_a_column_grid_is_refused_at_upload_naming_its_paragraph(api, name):
+    """Word always writes w:tblGrid; without it docxtpl failed every render with a bare AttributeError."""
+    document = Document()
+    document.add_paragraph("名单")
+    table = document.add_table(rows=1, cols=2)
+    table.cell(0, 0).text, table.cell(0, 1).text = "{{ who }}", "签名"
+    grid = table._tbl.tblGrid
+    grid.getparent().remove(grid)
+    out = io.BytesIO()
+    document.save(out)
+    body = assert_problem(put_template(api, name, out.getvalue()), 422)
+    assert [(e["part"], e["paragraph"]) for e in body["errors"]] == [("word/document.xml", 2)]
+    assert "w:tblGrid" in body["errors"][0]["message"]
+    assert_problem(api.get(f"/v1/templates/{name}"), 404)
+
+
 # (what is wrong with the upload, the parts, the pointer the 422 names)
 BAD_CONTRACTS = [
     ("schema-not-json-schema", {"schema": {"type": "no-such-type"}}, "schema/type"),
