@@ -173,7 +173,9 @@ class LibreOfficeProcess:
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise ConversionFailed(f"LibreOffice exited during start-up (code {self.proc.returncode})")
+                code = self.proc.returncode
+                self.stop()  # whatever it started (soffice) goes too
+                raise ConversionFailed(f"LibreOffice exited during start-up (code {code})")
             if self.healthy():
                 return
             time.sleep(0.05)
@@ -209,20 +211,21 @@ class LibreOfficeProcess:
             raise InstanceDied(f"{type(exc).__name__}: {exc}") from exc
 
     def stop(self) -> None:
-        """Stop the whole process group: TERM, then KILL after 5 s."""
+        """Stop the whole process group: TERM, then KILL whatever is left of it after the server
+        exits or 5 s pass — a soffice that outlived its server (one still starting up ignores TERM)
+        would otherwise live on, orphaned, in a session nobody signals again."""
         if self.proc is None:
             return
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(5)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
+        for sig in (signal.SIGTERM, signal.SIGKILL):
             try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
+                os.killpg(self.proc.pid, sig)
             except ProcessLookupError:
-                pass
-            self.proc.wait(5)
+                break  # nothing of the group is left
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                continue
+        self.proc.wait(5)
         self.proc = None
 
 

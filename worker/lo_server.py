@@ -36,6 +36,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 import xmlrpc.client
 import xmlrpc.server
 from pathlib import Path
@@ -222,7 +223,7 @@ def main(argv: list[str] | None = None) -> None:
     os.umask(0o077)  # the pipe's socket file (and every file soffice writes) is its owner's only
     soffice = start_soffice(args.soffice, pipe_name, args.user_installation)
 
-    def stop(signum, frame):
+    def stop(signum, frame, code: int = 0):
         remove_pipe(pipe_name)  # first: a stop cut short by SIGKILL must not leave it in /tmp
         soffice.terminate()
         try:
@@ -230,13 +231,19 @@ def main(argv: list[str] | None = None) -> None:
         except subprocess.TimeoutExpired:
             soffice.kill()
         remove_pipe(pipe_name)
-        os._exit(0)
+        os._exit(code)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     threading.Thread(target=watch_parent, args=(os.getppid(), lambda: stop(None, None)), daemon=True).start()
-    conv = connect(pipe_name, soffice, args.temp_dir)
-    serve(args.port, conv, soffice, lambda: remove_pipe(pipe_name))
+    try:
+        conv = connect(pipe_name, soffice, args.temp_dir)
+        serve(args.port, conv, soffice, lambda: remove_pipe(pipe_name))
+    except BaseException:
+        # No soffice outlives us, whatever ended us (no UNO within the deadline, the port taken
+        # since the worker picked it): in its own session, nobody else would ever stop it.
+        traceback.print_exc()
+        stop(None, None, code=1)
 
 
 if __name__ == "__main__":
