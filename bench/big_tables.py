@@ -35,23 +35,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from long_table_report import build_template, report_data  # noqa: E402
 
 from core.settings import Settings  # noqa: E402
-
-
-def _descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
+from worker.memory import descendants  # noqa: E402
 
 
 def _peak_rss_mib(pid: int) -> float:
@@ -93,7 +77,7 @@ def measure_one(rows: int, chunk_rows: int | None, timeout: float | None) -> dic
         t1 = time.perf_counter()
         out = pipeline.produce(template, data, ("pdf",))
         end_to_end = time.perf_counter() - t1
-        lo_pids = _descendants(pipeline.supervisor.process.proc.pid)
+        lo_pids = descendants(pipeline.supervisor.process.proc.pid)
         lo_peak = max((_peak_rss_mib(p) for p in lo_pids), default=0.0)
     return {"rows": rows, "fill": fill, "convert": out.timings_ms["convert"] / 1000, "end_to_end": end_to_end,
             "pages": _pages(out.files["pdf"]), "docx_mib": len(docx) / 2**20, "seams": seams, "limit": limit,

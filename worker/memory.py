@@ -87,15 +87,22 @@ def memory_samples(pids: list[int]) -> dict[int, dict[str, int]]:
         For each pid: ``{"worker": its own RSS, "libreoffice": the sum of its descendants' RSS}``.
     """
     children, rss = _proc_table()
-    out = {}
-    for pid in pids:
-        below, todo = 0, list(children.get(pid, []))
-        while todo:
-            p = todo.pop()
-            below += rss.get(p, 0)
-            todo += children.get(p, [])
-        out[pid] = {"worker": rss.get(pid, 0), "libreoffice": below}
-    return out
+    return {pid: {"worker": rss.get(pid, 0), "libreoffice": sum(rss.get(p, 0) for p in _below(children, pid))}
+            for pid in pids}
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid``: its children, theirs, and so on (one walk of /proc)."""
+    return _below(_proc_table()[0], pid)
+
+
+def _below(children: dict[int, list[int]], pid: int) -> list[int]:
+    found, todo = [], list(children.get(pid, []))
+    while todo:
+        p = todo.pop()
+        found.append(p)
+        todo += children.get(p, [])
+    return found
 
 
 def memory_sample(pid: int) -> dict[str, int]:
