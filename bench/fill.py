@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import io
 import os
 import sys
 import time
@@ -34,25 +33,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from docxtpl import DocxTemplate  # noqa: E402
 from long_table_report import build_template, report_data  # noqa: E402
 from merged_table_report import merged_template  # noqa: E402
 
 from core.sandbox import make_environment  # noqa: E402
+from helpers import docxtpl_fill  # noqa: E402
 from worker.render import render_docx  # noqa: E402
-from worker.typed import to_context  # noqa: E402
 
 
 def ours(template: bytes, data: dict) -> bytes:
     return render_docx(template, data, env=make_environment())
-
-
-def docxtpls(template: bytes, data: dict) -> bytes:
-    tpl = DocxTemplate(io.BytesIO(template))
-    tpl.render(to_context(data, tpl), jinja_env=make_environment(), autoescape=True)
-    out = io.BytesIO()
-    tpl.save(out)
-    return out.getvalue()
 
 
 def best(fill: Callable[[bytes, dict], bytes], template: bytes, data: dict, repeat: int) -> tuple[float, float] | None:
@@ -93,7 +83,7 @@ def main() -> None:
     for size in sizes:
         data = report_data(size)
         a = best(ours, template, data, args.repeat)
-        b = best(docxtpls, template, data, args.docxtpl_repeat)
+        b = best(docxtpl_fill, template, data, args.docxtpl_repeat)
         rows[size] = (a, b)
         theirs = f"{b[0]:>9.3f} {b[1]:>11.3f} {b[0] / a[0]:>12.1f}" if b else f"{'-':>9} {'-':>11} {'-':>12}"
         print(f"{size:>6} {a[0]:>7.3f} {a[1]:>8.3f} {theirs}", flush=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -14,25 +13,9 @@ from docxtpl import DocxTemplate
 from long_table_report import build_template, report_data
 from merged_table_report import merged_template
 
-from core.sandbox import make_environment
-from helpers import docx_with
+from helpers import docx_parts, docx_with, docxtpl_fill
 from worker.fast_fill import _break_paragraphs, _join_paragraphs
 from worker.render import render_docx
-from worker.typed import to_context
-
-
-def docxtpl_bytes(template: bytes, data: dict) -> bytes:
-    """The same fill through docxtpl's own class (no LinearFill)."""
-    tpl = DocxTemplate(io.BytesIO(template))
-    tpl.render(to_context(data, tpl), jinja_env=make_environment(), autoescape=True)
-    out = io.BytesIO()
-    tpl.save(out)
-    return out.getvalue()
-
-
-def parts(docx: bytes) -> dict[str, bytes]:
-    with zipfile.ZipFile(io.BytesIO(docx)) as z:
-        return {name: z.read(name) for name in z.namelist()}
 
 
 def column_loop_template() -> bytes:
@@ -62,7 +45,7 @@ ESCAPED_DELIMITERS = docx_with("模板写法 {_{ 变量 }_} 与 {_% if x %_}", "
 ], ids=["long-table", "merged-title-long-table", "listing-characters", "text-that-reads-like-xml", "column-loop",
         "escaped-delimiters", "escaped-delimiters-in-data"])
 def test_fill_gives_docxtpls_bytes(template, data):
-    assert parts(render_docx(template, data)) == parts(docxtpl_bytes(template, data))
+    assert docx_parts(render_docx(template, data)) == docx_parts(docxtpl_fill(template, data))
 
 
 CORPUS = Path(__file__).parent / "fixtures" / "peer-corpus"
@@ -74,18 +57,18 @@ OUR_TEMPLATES = sorted((Path(__file__).parent.parent / "templates").iterdir())
 def test_docxtpls_own_templates_fill_to_its_bytes(case):
     """docxtpl's demo templates (tc loops, merges, cell colours, images, footnotes, headers…)."""
     template = (CORPUS / "templates" / case["template"]).read_bytes()
-    assert parts(render_docx(template, case["data"])) == parts(docxtpl_bytes(template, case["data"]))
+    assert docx_parts(render_docx(template, case["data"])) == docx_parts(docxtpl_fill(template, case["data"]))
 
 
 @pytest.mark.parametrize("folder", OUR_TEMPLATES, ids=[f.name for f in OUR_TEMPLATES])
 def test_our_templates_fill_to_docxtpls_bytes(folder):
     template = (folder / "template.docx").read_bytes()
     data = json.loads((folder / "sample.json").read_text(encoding="utf-8"))
-    assert parts(render_docx(template, data)) == parts(docxtpl_bytes(template, data))
+    assert docx_parts(render_docx(template, data)) == docx_parts(docxtpl_fill(template, data))
 
 
 def test_escaped_delimiters_print_as_jinjas():
-    document = parts(render_docx(ESCAPED_DELIMITERS, {"note": "说明"}))["word/document.xml"].decode()
+    document = docx_parts(render_docx(ESCAPED_DELIMITERS, {"note": "说明"}))["word/document.xml"].decode()
     assert "{{ 变量 }}" in document and "{% if x %}" in document
 
 
@@ -103,7 +86,7 @@ def test_no_template_here_needs_docxtpls_slow_path(monkeypatch):
 
 
 def test_column_loop_still_widens_the_grid():
-    body = parts(render_docx(column_loop_template(), {"cols": ["甲", "乙", "丙", "丁"], "note": ""}))
+    body = docx_parts(render_docx(column_loop_template(), {"cols": ["甲", "乙", "丙", "丁"], "note": ""}))
     assert body["word/document.xml"].count(b"<w:gridCol ") == 5  # 名称 and the four looped cells
 
 

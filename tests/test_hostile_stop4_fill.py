@@ -13,13 +13,11 @@ import zipfile
 
 import pytest
 from docx import Document
-from docxtpl import DocxTemplate
 
 from core.errors import TemplateError, TemplateRejected
-from core.sandbox import make_environment
+from helpers import docx_parts, docxtpl_fill
 from service.template_checks import check_template
 from worker.render import render_docx
-from worker.typed import to_context
 
 
 def with_body(inner: str, body_attributes: str = "", before_root: str = "") -> bytes:
@@ -73,18 +71,10 @@ def nested(depth: int, inner: str) -> str:
 def docxtpls(template: bytes, data: dict) -> dict[str, bytes] | Exception:
     """docxtpl's own fill's parts, or the exception it fails with."""
     try:
-        tpl = DocxTemplate(io.BytesIO(template))
-        tpl.render(to_context(data, tpl), jinja_env=make_environment(), autoescape=True)
-        out = io.BytesIO()
-        tpl.save(out)
+        filled = docxtpl_fill(template, data)
     except Exception as exc:  # noqa: BLE001 - what docxtpl fails with is the point
         return exc
-    return parts(out.getvalue())
-
-
-def parts(docx: bytes) -> dict[str, bytes]:
-    with zipfile.ZipFile(io.BytesIO(docx)) as archive:
-        return {name: archive.read(name) for name in archive.namelist()}
+    return docx_parts(filled)
 
 
 FOUR = {"cols": ["甲", "乙", "丙", "丁"]}
@@ -134,7 +124,7 @@ def test_hostile_fill_renders_as_docxtpl_would_or_fails_as_a_template_error(temp
             render_docx(template, data)
         assert type(expected).__name__ in str(failure.value)  # docxtpl's own complaint, named
     else:
-        assert parts(render_docx(template, data)) == expected
+        assert docx_parts(render_docx(template, data)) == expected
 
 
 def test_fast_paths_take_the_hostile_templates_docxtpl_fills():

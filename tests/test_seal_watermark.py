@@ -14,7 +14,7 @@ from PIL import Image
 
 from core.errors import InvalidData
 from core.typed_values import check_typed_values
-from helpers import assert_problem, docx_with, pdf_text, squash
+from helpers import assert_problem, docx_parts, docx_with, pdf_text, squash
 
 pytestmark = pytest.mark.e2e
 
@@ -167,11 +167,6 @@ def test_a_damaged_seal_png_is_refused_naming_its_data(pipeline):
     with pytest.raises(InvalidData) as caught:
         pipeline.render(SIGNED, {"seal": {"$seal": {"data": broken}}}, ["docx"])
     assert caught.value.errors[0]["path"] == "/data/seal/$seal/data"
-
-
-def docx_parts(docx: bytes) -> dict[str, bytes]:
-    with zipfile.ZipFile(io.BytesIO(docx)) as archive:
-        return {name: archive.read(name) for name in archive.namelist()}
 
 
 def test_the_same_request_gives_the_same_document_however_many_came_before():
