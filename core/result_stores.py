@@ -289,17 +289,21 @@ def note(index: ExpiryIndex | None, job_id: str, name: str) -> None:
         index.note(check_job_id(job_id), stored_name(name))
 
 
+def sweep_grace(settings: Settings) -> float:
+    """How young a file is never swept: SWEEP_GRACE_SECONDS, or WENSHU_RESULT_TTL if shorter."""
+    return min(SWEEP_GRACE_SECONDS, settings.result_ttl)
+
+
 def expiry_index(settings: Settings, redis: Redis) -> ExpiryIndex:
     """The deployment's index: due WENSHU_RESULT_TTL plus the grace after a job's last file."""
-    grace = min(SWEEP_GRACE_SECONDS, settings.result_ttl)
+    grace = sweep_grace(settings)
     return ExpiryIndex(redis, Keys(settings.key_prefix).result_expiry(), settings.result_ttl + grace, grace)
 
 
 def build_result_store(settings: Settings, redis: Redis) -> ResultStore:
     """The store WENSHU_RESULT_STORE names, checked now (a bad directory or bucket stops the start)."""
-    grace = min(SWEEP_GRACE_SECONDS, settings.result_ttl)
     if settings.result_store == "fs":
-        return FsResultStore(settings.result_dir, grace, expiry_index(settings, redis))
+        return FsResultStore(settings.result_dir, sweep_grace(settings), expiry_index(settings, redis))
     if settings.result_store == "s3":
         from .s3_store import S3ResultStore
 

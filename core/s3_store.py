@@ -22,7 +22,15 @@ from botocore.exceptions import BotoCoreError, ClientError
 from .errors import ConfigError
 from .formats import MIME_TYPES
 from .result_index import ExpiryIndex, sweep_store
-from .result_stores import SWEEP_GRACE_SECONDS, StoredFile, check_job_id, content_disposition, note, stored_name
+from .result_stores import (
+    SWEEP_GRACE_SECONDS,
+    StoredFile,
+    check_job_id,
+    content_disposition,
+    note,
+    stored_name,
+    sweep_grace,
+)
 from .settings import Settings
 
 PRESIGN_SECONDS = 300
@@ -60,7 +68,7 @@ class S3ResultStore:
             where = settings.s3_endpoint or "AWS"
             raise ConfigError(f"WENSHU_S3_BUCKET={settings.s3_bucket!r} is not usable at {where}: {exc}") from exc
         return cls(client, settings.s3_bucket, settings.key_prefix, settings.s3_presign,
-                   min(SWEEP_GRACE_SECONDS, settings.result_ttl), index)
+                   sweep_grace(settings), index)
 
     def key(self, job_id: str, name: str) -> str:
         return f"{self.prefix}{check_job_id(job_id)}/{stored_name(name)}"
