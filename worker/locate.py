@@ -14,6 +14,7 @@ worker keeps it by the template's digest (worker/template_cache.py) for the next
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 import sys
@@ -102,7 +103,7 @@ def part_maps(template: bytes, patch: Callable[[str], str], parse: Callable[[str
               ) -> Callable[[str | None], PartMap | None]:
     """A lookup of :class:`PartMap` by part name (``word/document.xml``), built on first use."""
     built: dict[str, PartMap | None] = {}  # this render's: the template is hashed once, on the first miss
-    key: list[bytes] = []
+    template_digest = functools.cache(lambda: digest(template))
 
     def build(part: str) -> PartMap | None:
         try:
@@ -115,8 +116,7 @@ def part_maps(template: bytes, patch: Callable[[str], str], parse: Callable[[str
         if part is None:
             return None
         if part not in built:
-            key[:] = key or [digest(template)]
-            built[part] = MAPS.get_by_digest(key[0], part, lambda: build(part))
+            built[part] = MAPS.get_by_digest(template_digest(), part, lambda: build(part))
         return built[part]
 
     return lookup
